@@ -1,0 +1,127 @@
+# libpercpu - per-CPU memory for user space.
+#
+#   make            libpercpu.so + libpercpu.a
+#   make check      all tests (host, valgrind, rseq=0, kernel VM), summary line
+#   make bench      benchmarks: table, build/bench/results.json, plots
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make check SANITIZE=address,undefined   (or thread)
+
+VERSION     := 0.1.0
+SOVERSION   := 1
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+
+CC          ?= cc
+CXX         ?= c++
+comma       := ,
+SANITIZE    ?=
+B           ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+
+WARN        := -Wall -Wextra -Werror
+CFLAGS      ?= -O2 -g
+SAN_FLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
+ALL_CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -Iinclude -pthread
+LIB_CFLAGS  := $(ALL_CFLAGS) -fPIC
+ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS) -pthread
+
+LIB_SRCS    := $(wildcard src/*.c)
+LIB_OBJS    := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
+HEADERS     := $(wildcard include/percpu/*.h include/percpu/arch/*.h \
+                 include/percpu/arch/*/*.h)
+SONAME      := libpercpu.so.$(SOVERSION)
+SHLIB       := $(B)/$(SONAME)
+STLIB       := $(B)/libpercpu.a
+
+TEST_SRCS   := $(wildcard tests/test_*.c)
+TESTS       := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+STATIC_TESTS := $(TEST_SRCS:tests/%.c=$(B)/tests-static/%)
+TEST_LIB    := tests/harness.h
+
+BENCH_SRCS  := $(wildcard bench/bench_*.c)
+BENCHES     := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
+EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+
+.PHONY: all lib tests static-tests check bench install uninstall clean vm-check
+
+all: lib
+
+lib: $(SHLIB) $(STLIB) $(B)/libpercpu.so $(B)/percpu.pc
+
+$(B)/obj/%.o: src/%.c $(HEADERS) src/internal.h
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(SHLIB): $(LIB_OBJS) src/libpercpu.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libpercpu.map \
+		-Wl,-z,defs $(ALL_LDFLAGS) -o $@ $(LIB_OBJS)
+
+$(B)/libpercpu.so: $(SHLIB)
+	ln -sf $(SONAME) $@
+
+$(STLIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/percpu.pc: percpu.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests link the shared library (rpath into the build tree); the static
+# copies go into the kernel VM's initramfs.
+$(B)/tests/%: tests/%.c $(TEST_LIB) $(SHLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
+
+$(B)/tests-static/%: tests/%.c $(TEST_LIB) $(STLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -static -o $@ $< $(STLIB) $(ALL_LDFLAGS)
+
+$(B)/tests/cxx_header: tests/cxx_header.cc $(SHLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 $(WARN) $(CFLAGS) $(SAN_FLAGS) -Iinclude -o $@ $< \
+		-L$(B) -Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
+
+$(B)/bench/%: bench/%.c bench/bench.h $(STLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(BENCH_LIBS)
+
+$(B)/examples/%: examples/%.c $(SHLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
+
+tests: lib $(TESTS) $(B)/tests/cxx_header $(EXAMPLES)
+
+static-tests: $(STATIC_TESTS)
+
+# The kernel VM harness (vm/), fed with the static test binaries.
+VM_LIB_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS))
+-include vm/vm.mk
+
+check: tests $(if $(SANITIZE),,static-tests)
+	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh
+
+bench: lib $(BENCHES)
+	@B=$(B) bench/run.sh
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64 \
+		$(DESTDIR)$(MANDIR)/man3
+	install -m 644 include/percpu/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/
+	install -m 644 include/percpu/arch/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/
+	install -m 644 include/percpu/arch/x86_64/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64/
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpercpu.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/percpu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+
+uninstall:
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/percpu
+	rm -f $(DESTDIR)$(LIBDIR)/libpercpu.* $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/percpu.pc
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu/arch/arch.h - pick the architecture's primitives.
+ *
+ * An architecture directory supplies cpu.h, which defines PCPU_ARCH_HAVE_*
+ * for what it has, then rseq.h when PCPU_ARCH_HAVE_RSEQ and gs.h when
+ * PCPU_ARCH_HAVE_GS.  Elsewhere only the atomic backend exists.
+ */
+#ifndef PERCPU_ARCH_H
+#define PERCPU_ARCH_H
+
+#if defined(__x86_64__) && !defined(__ILP32__)
+#include "x86_64/cpu.h"
+#include "x86_64/rseq.h"
+#include "x86_64/gs.h"
+#define PCPU_ARCH_HAVE_RDPID	1
+#endif
+
+#endif /* PERCPU_ARCH_H */

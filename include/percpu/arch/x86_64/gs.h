@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu/arch/x86_64/gs.h - this_cpu primitives as one %gs-relative
+ * instruction.
+ *
+ * The user GS base of every thread is base + cpu * stride, kept so by the
+ * patched kernel at each context switch (ARCH_SET_GS_PERCPU) or set once by
+ * the library for a thread pinned to one CPU (gs-pinned).  A handle's
+ * offset from the region base is then this CPU's instance through %gs.
+ *
+ * Why no lock prefix: the RFC's argument.  An interrupt, and so a
+ * preemption or migration, is taken only between instructions, and the
+ * only other writers of this CPU's copy are threads running on this CPU:
+ * they cannot execute in the middle of our instruction.  xchg is locked by
+ * the architecture anyway; cmpxchg and xadd are not, and need not be.
+ * The primitives never fail: same return contract as rseq, always 0.
+ */
+#ifndef PERCPU_ARCH_X86_64_GS_H
+#define PERCPU_ARCH_X86_64_GS_H
+
+#include <stdint.h>
+
+#include "../../runtime.h"
+
+#define PCPU__GS_OFF(p)	((uintptr_t)(p) - pcpu__rt.base)
+
+#define PCPU__GS_DEFINE(n, S, M, C, T)					\
+static inline int pcpu_gs_add_##n(void *p, T a, T b, T *out)		\
+{									\
+	(void)b;							\
+	(void)out;							\
+	__asm__ __volatile__("add" S " %" M "[a], %%gs:(%[o])"		\
+			     : : [o] "r"(PCPU__GS_OFF(p)), [a] C(a)	\
+			     : "memory", "cc");				\
+	return 0;							\
+}									\
+static inline int pcpu_gs_add_return_##n(void *p, T a, T b, T *out)	\
+{									\
+	T r = a;							\
+									\
+	(void)b;							\
+	__asm__ __volatile__("xadd" S " %" M "[r], %%gs:(%[o])"	\
+			     : [r] "+r"(r) : [o] "r"(PCPU__GS_OFF(p))	\
+			     : "memory", "cc");				\
+	*out = (T)(r + a);						\
+	return 0;							\
+}									\
+static inline int pcpu_gs_xchg_##n(void *p, T a, T b, T *out)		\
+{									\
+	T r = a;							\
+									\
+	(void)b;							\
+	__asm__ __volatile__("xchg" S " %" M "[r], %%gs:(%[o])"	\
+			     : [r] "+r"(r) : [o] "r"(PCPU__GS_OFF(p))	\
+			     : "memory");				\
+	*out = r;							\
+	return 0;							\
+}									\
+static inline int pcpu_gs_cmpxchg_##n(void *p, T a, T b, T *out)	\
+{									\
+	T r = a;							\
+									\
+	__asm__ __volatile__("cmpxchg" S " %" M "[b], %%gs:(%[o])"	\
+			     : "+a"(r)					\
+			     : [o] "r"(PCPU__GS_OFF(p)), [b] "r"(b)	\
+			     : "memory", "cc");				\
+	*out = r;							\
+	return 0;							\
+}									\
+static inline int pcpu_gs_write_##n(void *p, T a, T b, T *out)		\
+{									\
+	(void)b;							\
+	(void)out;							\
+	__asm__ __volatile__("mov" S " %" M "[a], %%gs:(%[o])"		\
+			     : : [o] "r"(PCPU__GS_OFF(p)), [a] C(a)	\
+			     : "memory");				\
+	return 0;							\
+}									\
+static inline int pcpu_gs_read_##n(void *p, T a, T b, T *out)		\
+{									\
+	T r;								\
+									\
+	(void)a;							\
+	(void)b;							\
+	__asm__ __volatile__("mov" S " %%gs:(%[o]), %" M "[r]"		\
+			     : [r] "=r"(r) : [o] "r"(PCPU__GS_OFF(p))	\
+			     : "memory");				\
+	*out = r;							\
+	return 0;							\
+}
+
+PCPU__GS_DEFINE(1, "b", "b", "iq", uint8_t)
+PCPU__GS_DEFINE(2, "w", "w", "ir", uint16_t)
+PCPU__GS_DEFINE(4, "l", "k", "ir", uint32_t)
+PCPU__GS_DEFINE(8, "q", "q", "er", uint64_t)
+
+#endif /* PERCPU_ARCH_X86_64_GS_H */

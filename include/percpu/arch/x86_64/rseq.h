@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu/arch/x86_64/rseq.h - this_cpu primitives as restartable sequences.
+ *
+ * Every primitive follows one specification (librseq's shape):
+ *
+ *	arm:    rseq->rseq_cs = &descriptor
+ *	start:  idx = rseq->cpu_id (or mm_cid); if idx >= nr: exit "not
+ *	        registered" (cpu_id is -1 / -2 until the thread registers)
+ *	        addr = p + (idx << shift)
+ *	        ... loads and computation on *addr ...
+ *	commit: one store to *addr (or one read-modify-write instruction)
+ *	post_commit:
+ *	abort:  (kernel redirects here on preemption, migration or signal
+ *	        delivery between start and post_commit) -> status 1
+ *
+ * Return contract, the same for every primitive: 0 = done (outputs valid),
+ * 1 = aborted before the commit (nothing was written: retry), 2 = this
+ * thread has no rseq registration (nothing was written).
+ *
+ * Why the index is read inside the sequence: a thread preempted after
+ * reading it may resume elsewhere, but the kernel then aborts the sequence,
+ * so the commit only ever happens on the CPU (or with the mm_cid) whose copy
+ * was addressed.  In mm_cid mode the concurrency id can change without a
+ * migration; reading it after arming covers that too.  All writers of a
+ * copy therefore run on one CPU, one at a time, and the commit needs no
+ * lock prefix.
+ *
+ * Each expansion emits its descriptor into __rseq_cs, a pointer to it into
+ * __rseq_cs_ptr_array, and its early exit into __rseq_exit_point_array, so
+ * debuggers and binary instrumenters can find the sequences.  Single-step
+ * through one and it aborts every time: break after the commit instead.
+ */
+#ifndef PERCPU_ARCH_X86_64_RSEQ_H
+#define PERCPU_ARCH_X86_64_RSEQ_H
+
+#include <stdint.h>
+
+#include "../../runtime.h"
+#include "cpu.h"
+
+#define PCPU_RSEQ_SIG		0x53053053
+#define PCPU__RSEQ_CPU_ID	4	/* offsetof(struct rseq, cpu_id) */
+#define PCPU__RSEQ_CS		8	/* offsetof(struct rseq, rseq_cs) */
+#define PCPU__RSEQ_MM_CID	24	/* offsetof(struct rseq, mm_cid) */
+
+#define PCPU__STR_(x)	#x
+#define PCPU__STR(x)	PCPU__STR_(x)
+
+#define PCPU__RSEQ_BEGIN						\
+	".pushsection __rseq_cs, \"aw\"\n\t"				\
+	".balign 32\n"							\
+	"3:\n\t"							\
+	".long 0, 0\n\t"						\
+	".quad 1f, 2f - 1f, 4f\n\t"					\
+	".popsection\n\t"						\
+	".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"			\
+	".quad 3b\n\t"							\
+	".popsection\n\t"						\
+	".pushsection __rseq_exit_point_array, \"aw\"\n\t"		\
+	".quad 1f, 5f\n\t"						\
+	".popsection\n\t"						\
+	"leaq 3b(%%rip), %q[idx]\n\t"					\
+	"movq %q[idx], %%fs:" PCPU__STR(PCPU__RSEQ_CS) "(%[rs])\n"	\
+	"1:\n\t"
+
+/* Abort handler and early exit live out of line, behind the signature. */
+#define PCPU__RSEQ_END							\
+	"2:\n\t"							\
+	".pushsection __rseq_failure, \"ax\"\n\t"			\
+	".byte 0x0f, 0xb9, 0x3d\n\t"					\
+	".long " PCPU__STR(PCPU_RSEQ_SIG) "\n"				\
+	"4:\n\t"							\
+	"movl $1, %k[st]\n\t"						\
+	"jmp 6f\n"							\
+	"5:\n\t"							\
+	"movl $2, %k[st]\n\t"						\
+	"jmp 6f\n\t"							\
+	".popsection\n"							\
+	"6:\n\t"
+
+/* Copy index into %[idx], shifted to a byte offset; or exit to 5. */
+#define PCPU__RSEQ_IDX_cpu						\
+	"movl %%fs:" PCPU__STR(PCPU__RSEQ_CPU_ID) "(%[rs]), %k[idx]\n\t" \
+	"cmpl %[nr], %k[idx]\n\t"					\
+	"jae 5f\n\t"							\
+	"shlq %%cl, %q[idx]\n\t"
+
+/* mm_cid is only meaningful once cpu_id says the thread is registered. */
+#define PCPU__RSEQ_IDX_cid						\
+	"movl %%fs:" PCPU__STR(PCPU__RSEQ_CPU_ID) "(%[rs]), %k[idx]\n\t" \
+	"cmpl %[nr], %k[idx]\n\t"					\
+	"jae 5f\n\t"							\
+	"movl %%fs:" PCPU__STR(PCPU__RSEQ_MM_CID) "(%[rs]), %k[idx]\n\t" \
+	"cmpl %[nr], %k[idx]\n\t"					\
+	"jae 5f\n\t"							\
+	"shlq %%cl, %q[idx]\n\t"
+
+#define PCPU__RSEQ_IN(C, a, b)						\
+	[rs] "r"(pcpu__rt.rseq_off), [nr] "rm"(pcpu__rt.nr),		\
+	[p] "r"(p), "c"(pcpu__rt.shift), [a] C(a), [b] C(b)
+
+/*
+ * One expansion per index source (cpu, cid) and operand size: S is the
+ * instruction suffix, M the register modifier, C the constraint for
+ * operands that may be immediates.
+ */
+#define PCPU__RSEQ_DEFINE(ix, n, S, M, C, T)				\
+static inline int pcpu_rseq_##ix##_add_##n(void *p, T a, T b, T *out)	\
+{									\
+	int st = 0;							\
+	uint64_t idx;							\
+									\
+	(void)out;							\
+	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
+		"add" S " %" M "[a], (%[p], %q[idx])\n\t"		\
+		PCPU__RSEQ_END						\
+		: [st] "+r"(st), [idx] "=&r"(idx)			\
+		: PCPU__RSEQ_IN(C, a, b)				\
+		: "memory", "cc");					\
+	return st;							\
+}									\
+static inline int pcpu_rseq_##ix##_add_return_##n(void *p, T a, T b,	\
+						  T *out)		\
+{									\
+	int st = 0;							\
+	uint64_t idx;							\
+	T r;								\
+									\
+	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
+		"addq %[p], %q[idx]\n\t"				\
+		"mov" S " (%q[idx]), %" M "[r]\n\t"			\
+		"add" S " %" M "[a], %" M "[r]\n\t"			\
+		"mov" S " %" M "[r], (%q[idx])\n\t"			\
+		PCPU__RSEQ_END						\
+		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
+		: PCPU__RSEQ_IN(C, a, b)				\
+		: "memory", "cc");					\
+	*out = r;							\
+	return st;							\
+}									\
+static inline int pcpu_rseq_##ix##_xchg_##n(void *p, T a, T b, T *out) \
+{									\
+	int st = 0;							\
+	uint64_t idx;							\
+	T r;								\
+									\
+	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
+		"addq %[p], %q[idx]\n\t"				\
+		"mov" S " (%q[idx]), %" M "[r]\n\t"			\
+		"mov" S " %" M "[a], (%q[idx])\n\t"			\
+		PCPU__RSEQ_END						\
+		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
+		: PCPU__RSEQ_IN(C, a, b)				\
+		: "memory", "cc");					\
+	*out = r;							\
+	return st;							\
+}									\
+/* Compare failure leaves through post_commit: nothing was stored. */	\
+static inline int pcpu_rseq_##ix##_cmpxchg_##n(void *p, T a, T b,	\
+					       T *out)			\
+{									\
+	int st = 0;							\
+	uint64_t idx;							\
+	T r;								\
+									\
+	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
+		"addq %[p], %q[idx]\n\t"				\
+		"mov" S " (%q[idx]), %" M "[r]\n\t"			\
+		"cmp" S " %" M "[a], %" M "[r]\n\t"			\
+		"jne 2f\n\t"						\
+		"mov" S " %" M "[b], (%q[idx])\n\t"			\
+		PCPU__RSEQ_END						\
+		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
+		: PCPU__RSEQ_IN(C, a, b)				\
+		: "memory", "cc");					\
+	*out = r;							\
+	return st;							\
+}									\
+static inline int pcpu_rseq_##ix##_write_##n(void *p, T a, T b, T *out) \
+{									\
+	int st = 0;							\
+	uint64_t idx;							\
+									\
+	(void)out;							\
+	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
+		"mov" S " %" M "[a], (%[p], %q[idx])\n\t"		\
+		PCPU__RSEQ_END						\
+		: [st] "+r"(st), [idx] "=&r"(idx)			\
+		: PCPU__RSEQ_IN(C, a, b)				\
+		: "memory", "cc");					\
+	return st;							\
+}
+
+/*
+ * The copy index this thread would use now, or a value >= nr when the
+ * thread is not registered.
+ */
+static inline uint32_t pcpu_rseq_index_cpu(void)
+{
+	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_CPU_ID);
+}
+
+static inline uint32_t pcpu_rseq_index_cid(void)
+{
+	if (pcpu_rseq_index_cpu() >= pcpu__rt.nr)
+		return UINT32_MAX;
+	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_MM_CID);
+}
+
+/*
+ * A read needs no sequence: one load of one copy is a snapshot, whichever
+ * CPU we are on by the time it executes.
+ */
+#define PCPU__RSEQ_DEFINE_READ(ix, n, T)				\
+static inline int pcpu_rseq_##ix##_read_##n(void *p, T a, T b, T *out)	\
+{									\
+	uint32_t i = pcpu_rseq_index_##ix();				\
+									\
+	(void)a;							\
+	(void)b;							\
+	if (i >= pcpu__rt.nr)						\
+		return 2;						\
+	*out = __atomic_load_n((T *)((uintptr_t)p +			\
+				     ((uintptr_t)i << pcpu__rt.shift)),	\
+			       __ATOMIC_RELAXED);			\
+	return 0;							\
+}
+
+PCPU__RSEQ_DEFINE(cpu, 1, "b", "b", "iq", uint8_t)
+PCPU__RSEQ_DEFINE(cpu, 2, "w", "w", "ir", uint16_t)
+PCPU__RSEQ_DEFINE(cpu, 4, "l", "k", "ir", uint32_t)
+PCPU__RSEQ_DEFINE(cpu, 8, "q", "q", "er", uint64_t)
+PCPU__RSEQ_DEFINE(cid, 1, "b", "b", "iq", uint8_t)
+PCPU__RSEQ_DEFINE(cid, 2, "w", "w", "ir", uint16_t)
+PCPU__RSEQ_DEFINE(cid, 4, "l", "k", "ir", uint32_t)
+PCPU__RSEQ_DEFINE(cid, 8, "q", "q", "er", uint64_t)
+
+PCPU__RSEQ_DEFINE_READ(cpu, 1, uint8_t)
+PCPU__RSEQ_DEFINE_READ(cpu, 2, uint16_t)
+PCPU__RSEQ_DEFINE_READ(cpu, 4, uint32_t)
+PCPU__RSEQ_DEFINE_READ(cpu, 8, uint64_t)
+PCPU__RSEQ_DEFINE_READ(cid, 1, uint8_t)
+PCPU__RSEQ_DEFINE_READ(cid, 2, uint16_t)
+PCPU__RSEQ_DEFINE_READ(cid, 4, uint32_t)
+PCPU__RSEQ_DEFINE_READ(cid, 8, uint64_t)
+
+#endif /* PERCPU_ARCH_X86_64_RSEQ_H */

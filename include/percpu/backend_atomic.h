@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu/backend_atomic.h - the portable backend.
+ *
+ * Finds the current CPU (rdpid where the CPU has it, else getcpu), then
+ * applies a lock-prefixed atomic to that CPU's copy.  The thread may have
+ * moved by the time the atomic executes, so two threads can hit one copy
+ * from two CPUs at once: the atomic makes that harmless.  No update is lost;
+ * the price is the lock prefix and nothing is really "per-CPU exclusive".
+ *
+ * The same primitives serve the rseq backend's fallback, on the spare copy
+ * (index nr) that no sequence ever writes: a thread that cannot run
+ * sequences (no registration possible, or aborted again and again under a
+ * debugger) never races a non-locked sequence commit.
+ *
+ * Memory order is relaxed, as for every this_cpu op: callers that publish
+ * data through a per-CPU word add their own fences.
+ */
+#ifndef PERCPU_BACKEND_ATOMIC_H
+#define PERCPU_BACKEND_ATOMIC_H
+
+#include <stdint.h>
+
+#include "runtime.h"
+#include "arch/arch.h"
+
+static inline unsigned int pcpu__atomic_index(void)
+{
+	unsigned int cpu;
+
+#ifdef PCPU_ARCH_HAVE_RDPID
+	if (pcpu__rt.cpu_rdpid)
+		cpu = pcpu_arch_rdpid();
+	else
+#endif
+		cpu = pcpu__getcpu();
+	/* A CPU hot-added beyond the possible mask at boot: the spare copy. */
+	return cpu < pcpu__rt.nr ? cpu : pcpu__rt.nr;
+}
+
+#define PCPU__ATOMIC_AT(p, i, T)					\
+	((T *)((uintptr_t)(p) + ((uintptr_t)(i) << pcpu__rt.shift)))
+
+#define PCPU__ATOMIC_DEFINE(n, T)					\
+static inline T pcpu_atomic_add_##n(void *p, unsigned int i, T a, T b)	\
+{									\
+	(void)b;							\
+	__atomic_fetch_add(PCPU__ATOMIC_AT(p, i, T), a, __ATOMIC_RELAXED); \
+	return 0;							\
+}									\
+static inline T pcpu_atomic_add_return_##n(void *p, unsigned int i,	\
+					   T a, T b)			\
+{									\
+	(void)b;							\
+	return __atomic_add_fetch(PCPU__ATOMIC_AT(p, i, T), a,		\
+				  __ATOMIC_RELAXED);			\
+}									\
+static inline T pcpu_atomic_xchg_##n(void *p, unsigned int i, T a, T b) \
+{									\
+	(void)b;							\
+	return __atomic_exchange_n(PCPU__ATOMIC_AT(p, i, T), a,		\
+				   __ATOMIC_RELAXED);			\
+}									\
+static inline T pcpu_atomic_cmpxchg_##n(void *p, unsigned int i,	\
+					T a, T b)			\
+{									\
+	__atomic_compare_exchange_n(PCPU__ATOMIC_AT(p, i, T), &a, b, 0,	\
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED); \
+	return a;							\
+}									\
+static inline T pcpu_atomic_write_##n(void *p, unsigned int i, T a, T b) \
+{									\
+	(void)b;							\
+	__atomic_store_n(PCPU__ATOMIC_AT(p, i, T), a, __ATOMIC_RELAXED); \
+	return 0;							\
+}									\
+static inline T pcpu_atomic_read_##n(void *p, unsigned int i, T a, T b) \
+{									\
+	(void)a;							\
+	(void)b;							\
+	return __atomic_load_n(PCPU__ATOMIC_AT(p, i, T), __ATOMIC_RELAXED); \
+}
+
+PCPU__ATOMIC_DEFINE(1, uint8_t)
+PCPU__ATOMIC_DEFINE(2, uint16_t)
+PCPU__ATOMIC_DEFINE(4, uint32_t)
+PCPU__ATOMIC_DEFINE(8, uint64_t)
+
+#endif /* PERCPU_BACKEND_ATOMIC_H */

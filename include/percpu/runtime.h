@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu/runtime.h - state the inline fast paths read.
+ *
+ * Not an API: the layout may change between versions, and the fields are
+ * written once by pcpu_init() before any per-CPU handle exists (every handle
+ * comes from pcpu_alloc(), which initializes first), then only read.  The
+ * release store of the backend in pcpu_init() pairs with the acquire in
+ * pthread_once() of every thread that obtained a handle, so a plain read
+ * here is enough.
+ */
+#ifndef PERCPU_RUNTIME_H
+#define PERCPU_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum pcpu__backend_id {
+	PCPU__BK_NONE = 0,	/* not initialized */
+	PCPU__BK_ATOMIC,	/* lock-prefixed ops on the copy of the CPU we ran on */
+	PCPU__BK_RSEQ_CPU,	/* restartable sequences, indexed by cpu_id */
+	PCPU__BK_RSEQ_CID,	/* restartable sequences, indexed by mm_cid */
+	PCPU__BK_GS,		/* %gs base = this CPU's copy (kernel or pinned) */
+};
+
+struct pcpu__runtime {
+	int backend;		/* enum pcpu__backend_id */
+	unsigned int shift;	/* log2(stride) */
+	uint32_t nr;		/* number of copies */
+	uint32_t cpu_rdpid;	/* 1: rdpid gives the CPU number */
+	uintptr_t base;		/* copy 0 */
+	long rseq_off;		/* struct rseq, relative to the thread pointer */
+} __attribute__((aligned(64)));
+
+extern struct pcpu__runtime pcpu__rt;
+
+/*
+ * Slow paths of the rseq backend, out of line.  pcpu__rseq_slow() is called
+ * when a critical section did not commit: *state counts attempts.  It
+ * registers the calling thread when it was not registered, and returns 0 to
+ * retry the sequence, or 1 when the op must take the pinned fallback
+ * (registration impossible for this thread, or too many aborts in a row:
+ * single-stepping, binary instrumentation).  The fallback brackets one
+ * locked instruction with pcpu__pin_enter()/pcpu__pin_exit().
+ */
+int pcpu__rseq_slow(int status, int *state);
+void pcpu__pin_enter(uint64_t *saved);
+void pcpu__pin_exit(const uint64_t *saved);
+/* The CPU number by system call (vDSO getcpu), for the atomic backend. */
+unsigned int pcpu__getcpu(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PERCPU_RUNTIME_H */

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-CPU allocator.  Offsets within one stride are handed out once
+ * and valid in every copy.  Invariant: every free byte reads as zero in
+ * every copy, so allocation never touches the copies (and a CPU that never
+ * ran costs no RSS); freeing restores the invariant.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define GRANULE		8
+/* Offsets below this stay unused: keeps hot per-CPU words off page offset
+ * 0, where they alias (4 KiB) with other page-aligned hot data. */
+#define FIRST_OFFSET	64
+
+struct extent {
+	size_t off;
+	size_t len;
+};
+
+struct extents {
+	struct extent *v;
+	size_t n, cap;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct extents free_list;	/* sorted by off, coalesced */
+static struct extents live;		/* sorted by off */
+static int ready;
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void atfork_release(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+/* First index whose off >= off. */
+static size_t lower_bound(const struct extents *e, size_t off)
+{
+	size_t lo = 0, hi = e->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (e->v[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int reserve(struct extents *e, size_t extra)
+{
+	struct extent *v;
+	size_t cap;
+
+	if (e->n + extra <= e->cap)
+		return 0;
+	cap = e->cap ? e->cap * 2 : 64;
+	while (cap < e->n + extra)
+		cap *= 2;
+	v = realloc(e->v, cap * sizeof(*v));
+	if (!v)
+		return -1;
+	e->v = v;
+	e->cap = cap;
+	return 0;
+}
+
+static void insert_at(struct extents *e, size_t i, size_t off, size_t len)
+{
+	memmove(&e->v[i + 1], &e->v[i], (e->n - i) * sizeof(e->v[0]));
+	e->v[i] = (struct extent){ off, len };
+	e->n++;
+}
+
+static void remove_at(struct extents *e, size_t i)
+{
+	memmove(&e->v[i], &e->v[i + 1], (e->n - i - 1) * sizeof(e->v[0]));
+	e->n--;
+}
+
+static int setup_locked(void)
+{
+	size_t stride = pcpu_stride();
+
+	if (ready)
+		return 0;
+	if (reserve(&free_list, 1))
+		return -1;
+	free_list.v[0] = (struct extent){ FIRST_OFFSET, stride - FIRST_OFFSET };
+	free_list.n = 1;
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+	ready = 1;
+	return 0;
+}
+
+void *pcpu_alloc(size_t size, size_t align)
+{
+	size_t i, start = 0, len;
+	void *ret = NULL;
+
+	if (pcpu__ensure_init())
+		return NULL;
+	if (!align)
+		align = _Alignof(max_align_t);
+	if (!size || align & (align - 1) || align > (size_t)getpagesize()) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align < GRANULE)
+		align = GRANULE;
+	if (size > pcpu_stride()) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	len = (size + GRANULE - 1) & ~(size_t)(GRANULE - 1);
+
+	pthread_mutex_lock(&lock);
+	if (setup_locked() || reserve(&free_list, 1) || reserve(&live, 1)) {
+		errno = ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < free_list.n; i++) {
+		struct extent *e = &free_list.v[i];
+
+		start = (e->off + align - 1) & ~(align - 1);
+		if (start + len <= e->off + e->len)
+			break;
+	}
+	if (i == free_list.n) {
+		errno = ENOMEM;
+		goto out;
+	}
+	/* Carve [start, start + len) out of extent i. */
+	{
+		struct extent e = free_list.v[i];
+		size_t tail = e.off + e.len - (start + len);
+
+		remove_at(&free_list, i);
+		if (tail)
+			insert_at(&free_list, i, start + len, tail);
+		if (start > e.off)
+			insert_at(&free_list, i, e.off, start - e.off);
+	}
+	insert_at(&live, lower_bound(&live, start), start, len);
+	ret = (void *)(pcpu_base() + start);
+out:
+	pthread_mutex_unlock(&lock);
+	return ret;
+}
+
+/* Zero [p, p + len) unless it already is: a never-touched page stays
+ * unallocated (reading it maps the shared zero page). */
+static void clear(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i]) {
+			memset(p + i, 0, len - i);
+			return;
+		}
+	}
+}
+
+/* Restore the zero invariant on [off, end) in every copy; whole pages
+ * inside the coalesced free extent [fo, fo + fl) go back to the kernel
+ * instead of being written. */
+static void scrub(size_t off, size_t end, size_t fo, size_t fl)
+{
+	size_t page = (size_t)getpagesize();
+	size_t pg_lo = (fo + page - 1) & ~(page - 1);
+	size_t pg_hi = (fo + fl) & ~(page - 1);
+	unsigned int cpu;
+
+	if (pg_lo >= pg_hi)
+		pg_lo = pg_hi = end;
+	pcpu_for_each_cpu(cpu) {
+		char *copy = (char *)pcpu_ptr((void *)pcpu_base(), cpu);
+
+		if (pg_lo < pg_hi)
+			madvise(copy + pg_lo, pg_hi - pg_lo, MADV_DONTNEED);
+		if (off < pg_lo)
+			clear(copy + off, (end < pg_lo ? end : pg_lo) - off);
+		if (end > pg_hi) {
+			size_t from = off > pg_hi ? off : pg_hi;
+
+			clear(copy + from, end - from);
+		}
+	}
+}
+
+int pcpu_free(void *p)
+{
+	size_t off, len, i, fo, fl;
+	int ret = -1;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&lock);
+	if (!ready || (uintptr_t)p < pcpu_base() ||
+	    (uintptr_t)p >= pcpu_base() + pcpu_stride())
+		goto bad;
+	off = (uintptr_t)p - pcpu_base();
+	i = lower_bound(&live, off);
+	if (i == live.n || live.v[i].off != off)
+		goto bad;
+	len = live.v[i].len;
+	if (reserve(&free_list, 1)) {
+		errno = ENOMEM;
+		goto out;
+	}
+	remove_at(&live, i);
+
+	/* Insert and coalesce with the neighbours. */
+	i = lower_bound(&free_list, off);
+	insert_at(&free_list, i, off, len);
+	if (i + 1 < free_list.n &&
+	    free_list.v[i].off + free_list.v[i].len == free_list.v[i + 1].off) {
+		free_list.v[i].len += free_list.v[i + 1].len;
+		remove_at(&free_list, i + 1);
+	}
+	if (i > 0 && free_list.v[i - 1].off + free_list.v[i - 1].len == off) {
+		free_list.v[i - 1].len += free_list.v[i].len;
+		remove_at(&free_list, i);
+		i--;
+	}
+	fo = free_list.v[i].off;
+	fl = free_list.v[i].len;
+	scrub(off, off + len, fo, fl);
+	ret = 0;
+	goto out;
+bad:
+	errno = EINVAL;
+out:
+	pthread_mutex_unlock(&lock);
+	return ret;
+}
+
+size_t pcpu_free_bytes(void)
+{
+	size_t sum = 0;
+
+	if (pcpu__ensure_init())
+		return 0;
+	pthread_mutex_lock(&lock);
+	if (!setup_locked())
+		for (size_t i = 0; i < free_list.n; i++)
+			sum += free_list.v[i].len;
+	pthread_mutex_unlock(&lock);
+	return sum;
+}

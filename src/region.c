@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-CPU region: geometry, the possible-CPU mask, and the choice of
+ * backend.  Everything here runs once, under init_lock; the fast paths only
+ * read pcpu__rt afterwards.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct pcpu__runtime pcpu__rt;
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static int initialized;			/* read with acquire outside the lock */
+static struct pcpu_params active;	/* what pcpu_init() settled on */
+static const struct pcpu_backend *backend;
+static enum pcpu_index index_src = PCPU_INDEX_CPU;
+static unsigned int nr_possible;
+static uint64_t *possible_mask;		/* nr bits */
+static char init_err[256];
+
+/* Preference order for automatic selection; opt-in entries only by name. */
+static const struct pcpu_backend *const backends[] = {
+	&pcpu_backend_gs,
+	&pcpu_backend_rseq,
+	&pcpu_backend_atomic,
+	&pcpu_backend_gs_pinned,
+};
+
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(init_err, sizeof(init_err), fmt, ap);
+	va_end(ap);
+	errno = err;
+	return -1;
+}
+
+int pcpu__parse_cpulist(const char *s, void (*fn)(unsigned int, void *),
+			void *arg)
+{
+	while (*s && *s != '\n') {
+		char *end;
+		unsigned long lo, hi;
+
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		lo = strtoul(s, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			if (!isdigit((unsigned char)end[1]))
+				return -1;
+			hi = strtoul(end + 1, &end, 10);
+		}
+		if (hi < lo || hi >= 1u << 20)
+			return -1;
+		for (unsigned long c = lo; c <= hi; c++)
+			fn((unsigned int)c, arg);
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
+			return -1;
+	}
+	return 0;
+}
+
+static void count_max(unsigned int cpu, void *arg)
+{
+	unsigned int *max = arg;
+
+	if (cpu + 1 > *max)
+		*max = cpu + 1;
+}
+
+static void set_bit(unsigned int cpu, void *arg)
+{
+	uint64_t *mask = arg;
+
+	mask[cpu / 64] |= 1ull << (cpu % 64);
+	nr_possible++;
+}
+
+/*
+ * The possible mask, not the online or allowed one: a CPU brought online
+ * later, or outside our cpuset now, must still have a copy.
+ */
+static int read_possible(void)
+{
+	char buf[4096];
+	unsigned int nr = 0;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	if (!n || pcpu__parse_cpulist(buf, count_max, &nr) || !nr) {
+		long conf = sysconf(_SC_NPROCESSORS_CONF);
+
+		snprintf(buf, sizeof(buf), "0-%ld", conf > 0 ? conf - 1 : 0);
+		nr = 0;
+		pcpu__parse_cpulist(buf, count_max, &nr);
+	}
+	possible_mask = calloc((nr + 63) / 64, sizeof(uint64_t));
+	if (!possible_mask)
+		return fail(ENOMEM, "out of memory");
+	nr_possible = 0;
+	pcpu__parse_cpulist(buf, set_bit, possible_mask);
+	pcpu__rt.nr = nr;
+	return 0;
+}
+
+int pcpu__cpu_possible(unsigned int cpu)
+{
+	return cpu < pcpu__rt.nr &&
+	       (possible_mask[cpu / 64] >> (cpu % 64) & 1);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'G':
+		v <<= 10;
+		/* fall through */
+	case 'M':
+		v <<= 10;
+		/* fall through */
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	}
+	if (*end && toupper((unsigned char)*end) != 'B')
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int resolve_params(const struct pcpu_params *in, struct pcpu_params *p)
+{
+	const char *env;
+
+	memset(p, 0, sizeof(*p));
+	if (in)
+		*p = *in;
+	env = getenv("PCPU_STRIDE");
+	if (!p->stride && env && *env && parse_size(env, &p->stride))
+		return fail(EINVAL, "PCPU_STRIDE=%s: not a size", env);
+	if (!p->stride)
+		p->stride = PCPU_DEFAULT_STRIDE;
+	if (p->stride & (p->stride - 1) || p->stride < PCPU_MIN_STRIDE ||
+	    p->stride > PCPU_MAX_STRIDE)
+		return fail(EINVAL,
+			    "stride %zu: must be a power of two in [%zu, %zu]",
+			    p->stride, PCPU_MIN_STRIDE, PCPU_MAX_STRIDE);
+	env = getenv("PCPU_BACKEND");
+	if (!p->backend && env && *env)
+		p->backend = env;
+	env = getenv("PCPU_INDEX");
+	if (p->index == PCPU_INDEX_DEFAULT && env && *env) {
+		if (!strcmp(env, "cpu"))
+			p->index = PCPU_INDEX_CPU;
+		else if (!strcmp(env, "cid") || !strcmp(env, "mm_cid"))
+			p->index = PCPU_INDEX_CID;
+		else
+			return fail(EINVAL, "PCPU_INDEX=%s: expected cpu or cid",
+				    env);
+	}
+	if (p->index == PCPU_INDEX_DEFAULT)
+		p->index = PCPU_INDEX_CPU;
+	if (p->index != PCPU_INDEX_CPU && p->index != PCPU_INDEX_CID)
+		return fail(EINVAL, "index source %d: unknown", (int)p->index);
+	return 0;
+}
+
+static const struct pcpu_backend *find_backend(const struct pcpu_params *p)
+{
+	char why[200];
+	size_t i;
+
+	if (p->backend) {
+		for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+			if (strcmp(backends[i]->name, p->backend))
+				continue;
+			if (backends[i]->probe(p->index, why, sizeof(why))) {
+				fail(errno ? errno : ENODEV,
+				     "backend %s unavailable: %s", p->backend,
+				     why);
+				return NULL;
+			}
+			return backends[i];
+		}
+		fail(EINVAL, "backend %s: unknown (gs, gs-pinned, rseq, atomic)",
+		     p->backend);
+		return NULL;
+	}
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (!backends[i]->opt_in &&
+		    !backends[i]->probe(p->index, why, sizeof(why)))
+			return backends[i];
+	}
+	fail(ENODEV, "no backend supports index source %s: %s",
+	     p->index == PCPU_INDEX_CID ? "cid" : "cpu", why);
+	return NULL;
+}
+
+/*
+ * RDPID is trusted only if it agrees with getcpu: the kernel programs
+ * TSC_AUX, and an emulator (valgrind) may not.  Retried because we can
+ * migrate between the two reads.
+ */
+static int rdpid_works(void)
+{
+#ifdef PCPU_ARCH_HAVE_RDPID
+	if (!pcpu_arch_have_rdpid())
+		return 0;
+	for (int i = 0; i < 8; i++) {
+		int before = sched_getcpu();
+		unsigned int id = pcpu_arch_rdpid();
+
+		if (before >= 0 && (unsigned int)before == id &&
+		    sched_getcpu() == before)
+			return 1;
+	}
+#endif
+	return 0;
+}
+
+static int init_locked(const struct pcpu_params *in)
+{
+	struct pcpu_params p;
+	const struct pcpu_backend *bk;
+	void *mem;
+	size_t len;
+	char why[200];
+	int id;
+
+	if (resolve_params(in, &p))
+		return -1;
+	if (initialized) {
+		if (in && (p.stride != active.stride ||
+			   p.index != active.index ||
+			   (p.backend && strcmp(p.backend, backend->name))))
+			return fail(EBUSY, "already initialized with stride %zu, backend %s",
+				    active.stride, backend->name);
+		return 0;
+	}
+	if (!possible_mask && read_possible())
+		return -1;
+	bk = find_backend(&p);
+	if (!bk)
+		return -1;
+	pcpu__rt.shift = (unsigned int)__builtin_ctzll(p.stride);
+	/* One copy per possible CPU id, plus the spare copy (index nr). */
+	len = ((size_t)pcpu__rt.nr + 1) << pcpu__rt.shift;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return fail(ENOMEM, "cannot reserve %zu bytes: %s", len,
+			    strerror(errno));
+	pcpu__rt.base = (uintptr_t)mem;
+	pcpu__rt.cpu_rdpid = (uint32_t)rdpid_works();
+	if (bk->start(p.index, why, sizeof(why))) {
+		int err = errno ? errno : ENODEV;
+
+		munmap(mem, len);
+		pcpu__rt.base = 0;
+		return fail(err, "backend %s: %s", bk->name, why);
+	}
+	backend = bk;
+	index_src = p.index;
+	p.backend = bk->name;
+	active = p;
+	init_err[0] = 0;
+	id = bk->id;
+	if (id == PCPU__BK_RSEQ_CPU && p.index == PCPU_INDEX_CID)
+		id = PCPU__BK_RSEQ_CID;
+	__atomic_store_n(&pcpu__rt.backend, id, __ATOMIC_RELEASE);
+	__atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int pcpu_init(const struct pcpu_params *params)
+{
+	int ret;
+
+	pthread_mutex_lock(&init_lock);
+	ret = init_locked(params ? params : &(struct pcpu_params){ 0 });
+	pthread_mutex_unlock(&init_lock);
+	return ret;
+}
+
+int pcpu__ensure_init(void)
+{
+	int ret;
+
+	if (__atomic_load_n(&initialized, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&init_lock);
+	ret = init_locked(NULL);
+	pthread_mutex_unlock(&init_lock);
+	return ret;
+}
+
+const char *pcpu_init_error(void)
+{
+	return init_err;
+}
+
+uintptr_t pcpu_base(void)
+{
+	return pcpu__rt.base;
+}
+
+size_t pcpu_stride(void)
+{
+	return pcpu__rt.base ? (size_t)1 << pcpu__rt.shift : 0;
+}
+
+unsigned int pcpu_nr_copies(void)
+{
+	return pcpu__rt.base ? pcpu__rt.nr + 1 : 0;
+}
+
+unsigned int pcpu_nr_possible(void)
+{
+	return nr_possible;
+}
+
+const char *pcpu_backend_name(void)
+{
+	return __atomic_load_n(&initialized, __ATOMIC_ACQUIRE) ?
+	       backend->name : "none";
+}
+
+enum pcpu_index pcpu_index_source(void)
+{
+	return index_src;
+}
+
+unsigned int pcpu_next_copy(unsigned int from)
+{
+	unsigned int nr = pcpu__rt.nr;
+
+	if (!pcpu__rt.base)
+		return 0;
+	/* Concurrency ids are dense from 0, whatever the CPU mask looks like. */
+	if (index_src == PCPU_INDEX_CID)
+		return from <= nr ? from : nr + 1;
+	while (from < nr && !pcpu__cpu_possible(from))
+		from++;
+	return from <= nr ? from : nr + 1;
+}
+
+unsigned int pcpu__getcpu(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? 0 : (unsigned int)cpu;
+}
+
+unsigned int pcpu_cpu(void)
+{
+	int bk = pcpu__rt.backend;
+
+#ifdef PCPU_ARCH_HAVE_RSEQ
+	if (bk == PCPU__BK_RSEQ_CPU || bk == PCPU__BK_RSEQ_CID) {
+		uint32_t cpu = pcpu_rseq_index_cpu();
+
+		if (cpu < pcpu__rt.nr)
+			return cpu;
+	}
+#endif
+#ifdef PCPU_ARCH_HAVE_RDPID
+	if (pcpu__rt.cpu_rdpid)
+		return pcpu_arch_rdpid();
+#endif
+	(void)bk;
+	return pcpu__getcpu();
+}
+
+unsigned int pcpu_index(void)
+{
+#ifdef PCPU_ARCH_HAVE_RSEQ
+	if (pcpu__rt.backend == PCPU__BK_RSEQ_CID) {
+		uint32_t cid = pcpu_rseq_index_cid();
+
+		return cid < pcpu__rt.nr ? cid : pcpu__rt.nr;
+	}
+#endif
+	return pcpu_cpu();
+}
