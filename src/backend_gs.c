@@ -287,21 +287,27 @@ int pcpu_gs_pin_thread(int cpu)
 
 int pcpu_gs_check_thread(void)
 {
-	uintptr_t gs = pcpu_arch_rdgsbase();
-	int cpu;
+	int pinned = !strcmp(pcpu_backend_name(), "gs-pinned"), cpu;
 
-	if (strcmp(pcpu_backend_name(), "gs-pinned") &&
-	    strcmp(pcpu_backend_name(), "gs")) {
+	if (!pinned && strcmp(pcpu_backend_name(), "gs")) {
 		errno = ENOTSUP;
 		return -1;
 	}
-	cpu = (int)pcpu_cpu();
-	if (gs != (uintptr_t)pcpu_ptr((void *)pcpu__rt.base, cpu) ||
-	    (!strcmp(pcpu_backend_name(), "gs-pinned") && single_cpu(&cpu))) {
+	if (pinned && single_cpu(&cpu)) {
 		errno = EXDEV;
 		return -1;
 	}
-	return 0;
+	/* Under the kernel's striping the thread may migrate between the
+	 * two reads: a few tries tell a race from a wrong base. */
+	for (int i = 0; i < 4; i++) {
+		uintptr_t gs = pcpu_arch_rdgsbase();
+
+		cpu = (int)pcpu_cpu();
+		if (gs == (uintptr_t)pcpu_ptr((void *)pcpu__rt.base, cpu))
+			return 0;
+	}
+	errno = EXDEV;
+	return -1;
 }
 
 #else /* !PCPU_ARCH_HAVE_GS */

@@ -67,6 +67,7 @@ extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
 static int use_own;			/* 1: our area, 0: glibc's */
+static unsigned long n_aborts, n_fallbacks, n_registrations;
 
 /* Consecutive aborts before an op gives up and takes the spare copy. */
 #define MAX_ABORTS		128
@@ -122,23 +123,41 @@ static int rseq_start(enum pcpu_index index, char *why, size_t len)
 	return 0;
 }
 
-int pcpu__rseq_slow(int status, int *tries)
+int pcpu__rseq_slow(int status, int tries)
 {
 	int saved = errno;
 
-	if (status == 1)
-		return ++*tries >= MAX_ABORTS;
-	/* status 2: this thread has no registration. */
-	if (!use_own || own_failed)
+	if (status == 1) {
+		__atomic_fetch_add(&n_aborts, 1, __ATOMIC_RELAXED);
+		if (tries + 1 < MAX_ABORTS)
+			return 0;
+		__atomic_fetch_add(&n_fallbacks, 1, __ATOMIC_RELAXED);
 		return 1;
-	if (!register_own() || errno == EBUSY) {
-		/* EBUSY: a signal handler registered us meanwhile. */
-		errno = saved;
-		return own_area.cpu_id >= (1u << 20);
 	}
-	own_failed = 1;
+	/* status 2: this thread has no registration. */
+	if (use_own && !own_failed) {
+		/* EBUSY: a signal handler registered us meanwhile. */
+		if (!register_own() || errno == EBUSY) {
+			__atomic_fetch_add(&n_registrations, 1,
+					   __ATOMIC_RELAXED);
+			errno = saved;
+			if (own_area.cpu_id < (1u << 20))
+				return 0;
+		}
+		own_failed = 1;
+	}
 	errno = saved;
+	__atomic_fetch_add(&n_fallbacks, 1, __ATOMIC_RELAXED);
 	return 1;
+}
+
+void pcpu_rseq_stats(struct pcpu_rseq_stats *st)
+{
+	st->aborts = __atomic_load_n(&n_aborts, __ATOMIC_RELAXED);
+	st->fallbacks = __atomic_load_n(&n_fallbacks, __ATOMIC_RELAXED);
+	st->registrations = __atomic_load_n(&n_registrations,
+					    __ATOMIC_RELAXED);
+	st->own_area = use_own;
 }
 
 const struct pcpu_backend pcpu_backend_rseq = {
@@ -158,11 +177,16 @@ static int rseq_probe(enum pcpu_index index, char *why, size_t len)
 	return -1;
 }
 
-int pcpu__rseq_slow(int status, int *tries)
+int pcpu__rseq_slow(int status, int tries)
 {
 	(void)status;
 	(void)tries;
 	return 1;
+}
+
+void pcpu_rseq_stats(struct pcpu_rseq_stats *st)
+{
+	memset(st, 0, sizeof(*st));
 }
 
 const struct pcpu_backend pcpu_backend_rseq = {

@@ -307,7 +307,7 @@ int pcpu_init(const struct pcpu_params *params)
 	int ret;
 
 	pthread_mutex_lock(&init_lock);
-	ret = init_locked(params ? params : &(struct pcpu_params){ 0 });
+	ret = init_locked(params);
 	pthread_mutex_unlock(&init_lock);
 	return ret;
 }

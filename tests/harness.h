@@ -62,6 +62,17 @@ static inline void t_init(const struct pcpu_params *p)
 
 static inline int t_done(void)
 {
+	struct pcpu_rseq_stats st;
+
+	pcpu_rseq_stats(&st);
+	if (!strncmp(pcpu_backend_name(), "rseq", 4))
+		printf("rseq: %lu aborts, %lu fallbacks, %lu registrations, "
+		       "%s area\n", st.aborts, st.fallbacks, st.registrations,
+		       st.own_area ? "own" : "glibc");
+	if (getenv("PCPU_EXPECT_OWN_RSEQ") && !st.own_area) {
+		printf("expected the library's own rseq registration\n");
+		t_failures++;
+	}
 	if (t_failures) {
 		printf("FAILED: %d check(s)\n", t_failures);
 		return 1;

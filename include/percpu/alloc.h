@@ -53,7 +53,7 @@ int pcpu_free(void *p);
 size_t pcpu_free_bytes(void);
 
 /* Typed helper: T __pcpu *x = PCPU_ALLOC(T); */
-#define PCPU_ALLOC(type) ((type *)pcpu_alloc(sizeof(type), _Alignof(type)))
+#define PCPU_ALLOC(type) ((type *)pcpu_alloc(sizeof(type), __alignof__(type)))
 
 /*
  * pcpu_ptr - CPU cpu's instance of handle p (cpu < pcpu_nr_copies()).

@@ -24,7 +24,7 @@
 #include "runtime.h"
 #include "arch/arch.h"
 
-static inline unsigned int pcpu__atomic_index(void)
+PCPU__INLINE unsigned int pcpu__atomic_index(void)
 {
 	unsigned int cpu;
 
@@ -42,39 +42,39 @@ static inline unsigned int pcpu__atomic_index(void)
 	((T *)((uintptr_t)(p) + ((uintptr_t)(i) << pcpu__rt.shift)))
 
 #define PCPU__ATOMIC_DEFINE(n, T)					\
-static inline T pcpu_atomic_add_##n(void *p, unsigned int i, T a, T b)	\
+PCPU__INLINE T pcpu_atomic_add_##n(void *p, unsigned int i, T a, T b)	\
 {									\
 	(void)b;							\
 	__atomic_fetch_add(PCPU__ATOMIC_AT(p, i, T), a, __ATOMIC_RELAXED); \
 	return 0;							\
 }									\
-static inline T pcpu_atomic_add_return_##n(void *p, unsigned int i,	\
+PCPU__INLINE T pcpu_atomic_add_return_##n(void *p, unsigned int i,	\
 					   T a, T b)			\
 {									\
 	(void)b;							\
 	return __atomic_add_fetch(PCPU__ATOMIC_AT(p, i, T), a,		\
 				  __ATOMIC_RELAXED);			\
 }									\
-static inline T pcpu_atomic_xchg_##n(void *p, unsigned int i, T a, T b) \
+PCPU__INLINE T pcpu_atomic_xchg_##n(void *p, unsigned int i, T a, T b) \
 {									\
 	(void)b;							\
 	return __atomic_exchange_n(PCPU__ATOMIC_AT(p, i, T), a,		\
 				   __ATOMIC_RELAXED);			\
 }									\
-static inline T pcpu_atomic_cmpxchg_##n(void *p, unsigned int i,	\
+PCPU__INLINE T pcpu_atomic_cmpxchg_##n(void *p, unsigned int i,	\
 					T a, T b)			\
 {									\
 	__atomic_compare_exchange_n(PCPU__ATOMIC_AT(p, i, T), &a, b, 0,	\
 				    __ATOMIC_RELAXED, __ATOMIC_RELAXED); \
 	return a;							\
 }									\
-static inline T pcpu_atomic_write_##n(void *p, unsigned int i, T a, T b) \
+PCPU__INLINE T pcpu_atomic_write_##n(void *p, unsigned int i, T a, T b) \
 {									\
 	(void)b;							\
 	__atomic_store_n(PCPU__ATOMIC_AT(p, i, T), a, __ATOMIC_RELAXED); \
 	return 0;							\
 }									\
-static inline T pcpu_atomic_read_##n(void *p, unsigned int i, T a, T b) \
+PCPU__INLINE T pcpu_atomic_read_##n(void *p, unsigned int i, T a, T b) \
 {									\
 	(void)a;							\
 	(void)b;							\

@@ -58,11 +58,14 @@ extern "C" {
  */
 #define PCPU__RSEQ_CASE(IX, ix, op, n)					\
 	case PCPU__BK_RSEQ_##IX:					\
-		while ((st = pcpu_rseq_##ix##_##op##_##n(p, a, b, &r)))	\
-			if (pcpu__rseq_slow(st, &tries))		\
+		for (tries = 0;; tries++) {				\
+			st = pcpu_rseq_##ix##_##op##_##n(p, a, b, &r);	\
+			if (PCPU__LIKELY(st == 0))			\
+				return r;				\
+			if (pcpu__rseq_slow(st, tries))			\
 				return pcpu_atomic_##op##_##n(p,	\
 						pcpu__rt.nr, a, b);	\
-		return r;
+		}
 #else
 #define PCPU__RSEQ_CASE(IX, ix, op, n)
 #endif
@@ -77,7 +80,7 @@ extern "C" {
 #endif
 
 #define PCPU__DISPATCH(op, n, T)					\
-static inline T pcpu__##op##_##n(void *p, T a, T b)			\
+PCPU__INLINE T pcpu__##op##_##n(void *p, T a, T b)			\
 {									\
 	T r = 0;							\
 	int st, tries = 0;						\

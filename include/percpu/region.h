@@ -83,6 +83,20 @@ const char *pcpu_backend_name(void);
 enum pcpu_index pcpu_index_source(void);
 
 /*
+ * Counters of the rseq backend's slow path, process-wide since start:
+ * sequences aborted (preemption, migration, signal), ops that took the
+ * spare-copy fallback, threads the library registered itself, and whether
+ * the library's own rseq area is in use (1) or glibc's (0).  MT-safe.
+ */
+struct pcpu_rseq_stats {
+	unsigned long aborts;
+	unsigned long fallbacks;
+	unsigned long registrations;
+	int own_area;
+};
+void pcpu_rseq_stats(struct pcpu_rseq_stats *st);
+
+/*
  * Copy indices that may hold data, for summing: every possible CPU, or
  * every concurrency id 0..nr_copies-1 when indexing by mm_cid.
  * Returns the next such index >= from, or pcpu_nr_copies() at the end.

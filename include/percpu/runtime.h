@@ -19,6 +19,11 @@
 extern "C" {
 #endif
 
+/* The fast paths must inline into the caller's loop: a call would cost
+ * more than the op. */
+#define PCPU__INLINE	static inline __attribute__((always_inline))
+#define PCPU__LIKELY(x)	__builtin_expect(!!(x), 1)
+
 enum pcpu__backend_id {
 	PCPU__BK_NONE = 0,	/* not initialized */
 	PCPU__BK_ATOMIC,	/* lock-prefixed ops on the copy of the CPU we ran on */
@@ -39,17 +44,15 @@ struct pcpu__runtime {
 extern struct pcpu__runtime pcpu__rt;
 
 /*
- * Slow paths of the rseq backend, out of line.  pcpu__rseq_slow() is called
- * when a critical section did not commit: *state counts attempts.  It
- * registers the calling thread when it was not registered, and returns 0 to
- * retry the sequence, or 1 when the op must take the pinned fallback
- * (registration impossible for this thread, or too many aborts in a row:
- * single-stepping, binary instrumentation).  The fallback brackets one
- * locked instruction with pcpu__pin_enter()/pcpu__pin_exit().
+ * Slow path of the rseq backend, out of line: called when a sequence did
+ * not commit (status 1: aborted, 2: thread not registered), tries being the
+ * number of earlier failed attempts of this op.  It registers the calling
+ * thread when it can, and returns 0 to retry the sequence, or 1 when the op
+ * must take the fallback: a locked op on the spare copy, which no sequence
+ * writes (registration impossible for this thread, or too many aborts in a
+ * row: single-stepping, binary instrumentation).
  */
-int pcpu__rseq_slow(int status, int *state);
-void pcpu__pin_enter(uint64_t *saved);
-void pcpu__pin_exit(const uint64_t *saved);
+int pcpu__rseq_slow(int status, int tries);
 /* The CPU number by system call (vDSO getcpu), for the atomic backend. */
 unsigned int pcpu__getcpu(void);
 

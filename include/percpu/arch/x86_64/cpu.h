@@ -16,7 +16,7 @@
  * cpu_id or mm_cid.  volatile because the kernel rewrites it behind the
  * compiler's back at every preemption of this thread.
  */
-static inline uint32_t pcpu_arch_tp_load32(long off)
+PCPU__INLINE uint32_t pcpu_arch_tp_load32(long off)
 {
 	uint32_t v;
 
@@ -29,7 +29,7 @@ static inline uint32_t pcpu_arch_tp_load32(long off)
  * Not serializing, about as cheap as a load: the CPU may change right
  * after, which every user of it must tolerate.
  */
-static inline unsigned int pcpu_arch_rdpid(void)
+PCPU__INLINE unsigned int pcpu_arch_rdpid(void)
 {
 	uint64_t v;
 
@@ -38,7 +38,7 @@ static inline unsigned int pcpu_arch_rdpid(void)
 }
 
 /* CPUID.(EAX=7,ECX=0):ECX[22] */
-static inline int pcpu_arch_have_rdpid(void)
+PCPU__INLINE int pcpu_arch_have_rdpid(void)
 {
 	unsigned int a, b, c, d;
 
@@ -47,7 +47,7 @@ static inline int pcpu_arch_have_rdpid(void)
 	return (c >> 22) & 1;
 }
 
-static inline uintptr_t pcpu_arch_rdgsbase(void)
+PCPU__INLINE uintptr_t pcpu_arch_rdgsbase(void)
 {
 	uintptr_t v;
 
@@ -55,7 +55,7 @@ static inline uintptr_t pcpu_arch_rdgsbase(void)
 	return v;
 }
 
-static inline void pcpu_arch_wrgsbase(uintptr_t v)
+PCPU__INLINE void pcpu_arch_wrgsbase(uintptr_t v)
 {
 	__asm__ __volatile__("wrgsbase %0" : : "r"(v) : "memory");
 }

@@ -25,7 +25,7 @@
 #define PCPU__GS_OFF(p)	((uintptr_t)(p) - pcpu__rt.base)
 
 #define PCPU__GS_DEFINE(n, S, M, C, T)					\
-static inline int pcpu_gs_add_##n(void *p, T a, T b, T *out)		\
+PCPU__INLINE int pcpu_gs_add_##n(void *p, T a, T b, T *out)		\
 {									\
 	(void)b;							\
 	(void)out;							\
@@ -34,7 +34,7 @@ static inline int pcpu_gs_add_##n(void *p, T a, T b, T *out)		\
 			     : "memory", "cc");				\
 	return 0;							\
 }									\
-static inline int pcpu_gs_add_return_##n(void *p, T a, T b, T *out)	\
+PCPU__INLINE int pcpu_gs_add_return_##n(void *p, T a, T b, T *out)	\
 {									\
 	T r = a;							\
 									\
@@ -45,7 +45,7 @@ static inline int pcpu_gs_add_return_##n(void *p, T a, T b, T *out)	\
 	*out = (T)(r + a);						\
 	return 0;							\
 }									\
-static inline int pcpu_gs_xchg_##n(void *p, T a, T b, T *out)		\
+PCPU__INLINE int pcpu_gs_xchg_##n(void *p, T a, T b, T *out)		\
 {									\
 	T r = a;							\
 									\
@@ -56,7 +56,7 @@ static inline int pcpu_gs_xchg_##n(void *p, T a, T b, T *out)		\
 	*out = r;							\
 	return 0;							\
 }									\
-static inline int pcpu_gs_cmpxchg_##n(void *p, T a, T b, T *out)	\
+PCPU__INLINE int pcpu_gs_cmpxchg_##n(void *p, T a, T b, T *out)	\
 {									\
 	T r = a;							\
 									\
@@ -67,7 +67,7 @@ static inline int pcpu_gs_cmpxchg_##n(void *p, T a, T b, T *out)	\
 	*out = r;							\
 	return 0;							\
 }									\
-static inline int pcpu_gs_write_##n(void *p, T a, T b, T *out)		\
+PCPU__INLINE int pcpu_gs_write_##n(void *p, T a, T b, T *out)		\
 {									\
 	(void)b;							\
 	(void)out;							\
@@ -76,7 +76,7 @@ static inline int pcpu_gs_write_##n(void *p, T a, T b, T *out)		\
 			     : "memory");				\
 	return 0;							\
 }									\
-static inline int pcpu_gs_read_##n(void *p, T a, T b, T *out)		\
+PCPU__INLINE int pcpu_gs_read_##n(void *p, T a, T b, T *out)		\
 {									\
 	T r;								\
 									\

@@ -26,6 +26,11 @@
  * copy therefore run on one CPU, one at a time, and the commit needs no
  * lock prefix.
  *
+ * The copy's address is formed in a register before the commit: on this
+ * CPU family a read-modify-write with base+index addressing does not get
+ * fast store-to-load forwarding, and a chain of increments of one word cost
+ * 2.0 ns instead of 0.7 (measured, bench counter_add).
+ *
  * Each expansion emits its descriptor into __rseq_cs, a pointer to it into
  * __rseq_cs_ptr_array, and its early exit into __rseq_exit_point_array, so
  * debuggers and binary instrumenters can find the sequences.  Single-step
@@ -106,21 +111,22 @@
  * operands that may be immediates.
  */
 #define PCPU__RSEQ_DEFINE(ix, n, S, M, C, T)				\
-static inline int pcpu_rseq_##ix##_add_##n(void *p, T a, T b, T *out)	\
+PCPU__INLINE int pcpu_rseq_##ix##_add_##n(void *p, T a, T b, T *out)	\
 {									\
 	int st = 0;							\
 	uint64_t idx;							\
 									\
 	(void)out;							\
 	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
-		"add" S " %" M "[a], (%[p], %q[idx])\n\t"		\
+		"addq %[p], %q[idx]\n\t"				\
+		"add" S " %" M "[a], (%q[idx])\n\t"			\
 		PCPU__RSEQ_END						\
 		: [st] "+r"(st), [idx] "=&r"(idx)			\
 		: PCPU__RSEQ_IN(C, a, b)				\
 		: "memory", "cc");					\
 	return st;							\
 }									\
-static inline int pcpu_rseq_##ix##_add_return_##n(void *p, T a, T b,	\
+PCPU__INLINE int pcpu_rseq_##ix##_add_return_##n(void *p, T a, T b,	\
 						  T *out)		\
 {									\
 	int st = 0;							\
@@ -139,7 +145,7 @@ static inline int pcpu_rseq_##ix##_add_return_##n(void *p, T a, T b,	\
 	*out = r;							\
 	return st;							\
 }									\
-static inline int pcpu_rseq_##ix##_xchg_##n(void *p, T a, T b, T *out) \
+PCPU__INLINE int pcpu_rseq_##ix##_xchg_##n(void *p, T a, T b, T *out) \
 {									\
 	int st = 0;							\
 	uint64_t idx;							\
@@ -157,7 +163,7 @@ static inline int pcpu_rseq_##ix##_xchg_##n(void *p, T a, T b, T *out) \
 	return st;							\
 }									\
 /* Compare failure leaves through post_commit: nothing was stored. */	\
-static inline int pcpu_rseq_##ix##_cmpxchg_##n(void *p, T a, T b,	\
+PCPU__INLINE int pcpu_rseq_##ix##_cmpxchg_##n(void *p, T a, T b,	\
 					       T *out)			\
 {									\
 	int st = 0;							\
@@ -177,14 +183,15 @@ static inline int pcpu_rseq_##ix##_cmpxchg_##n(void *p, T a, T b,	\
 	*out = r;							\
 	return st;							\
 }									\
-static inline int pcpu_rseq_##ix##_write_##n(void *p, T a, T b, T *out) \
+PCPU__INLINE int pcpu_rseq_##ix##_write_##n(void *p, T a, T b, T *out) \
 {									\
 	int st = 0;							\
 	uint64_t idx;							\
 									\
 	(void)out;							\
 	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
-		"mov" S " %" M "[a], (%[p], %q[idx])\n\t"		\
+		"addq %[p], %q[idx]\n\t"				\
+		"mov" S " %" M "[a], (%q[idx])\n\t"			\
 		PCPU__RSEQ_END						\
 		: [st] "+r"(st), [idx] "=&r"(idx)			\
 		: PCPU__RSEQ_IN(C, a, b)				\
@@ -196,12 +203,12 @@ static inline int pcpu_rseq_##ix##_write_##n(void *p, T a, T b, T *out) \
  * The copy index this thread would use now, or a value >= nr when the
  * thread is not registered.
  */
-static inline uint32_t pcpu_rseq_index_cpu(void)
+PCPU__INLINE uint32_t pcpu_rseq_index_cpu(void)
 {
 	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_CPU_ID);
 }
 
-static inline uint32_t pcpu_rseq_index_cid(void)
+PCPU__INLINE uint32_t pcpu_rseq_index_cid(void)
 {
 	if (pcpu_rseq_index_cpu() >= pcpu__rt.nr)
 		return UINT32_MAX;
@@ -213,7 +220,7 @@ static inline uint32_t pcpu_rseq_index_cid(void)
  * CPU we are on by the time it executes.
  */
 #define PCPU__RSEQ_DEFINE_READ(ix, n, T)				\
-static inline int pcpu_rseq_##ix##_read_##n(void *p, T a, T b, T *out)	\
+PCPU__INLINE int pcpu_rseq_##ix##_read_##n(void *p, T a, T b, T *out)	\
 {									\
 	uint32_t i = pcpu_rseq_index_##ix();				\
 									\

@@ -1,0 +1,127 @@
+#!/bin/bash
+# Runs every test; prints PASS/FAIL/SKIP lines and the closing
+# "N passed, N failed, N skipped" line.  Exit status 1 on any failure.
+#
+#   B          build directory (default build)
+#   SANITIZE   set when the build is instrumented: valgrind and the kernel
+#              VM are skipped (with the reason printed)
+#   PCPU_TESTS only run tests whose name matches this pattern
+set -u
+B=${B:-build}
+SANITIZE=${SANITIZE:-}
+TIMEOUT=${TEST_TIMEOUT:-600}
+pass=0 fail=0 skip=0
+failed_names=()
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+result() {	# result STATUS NAME [REASON]
+	case $1 in
+	pass) pass=$((pass + 1)); echo "PASS: $2" ;;
+	fail) fail=$((fail + 1)); failed_names+=("$2"); echo "FAIL: $2" ;;
+	skip) skip=$((skip + 1)); echo "SKIP: $2 ($3)" ;;
+	esac
+}
+
+# run NAME ENV... -- CMD...: one test program, exit 0 pass, 77 skip.
+run() {
+	local name=$1 out=$log/out rc reason
+	shift
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	env "${envs[@]}" timeout "$TIMEOUT" "$@" >"$out" 2>&1
+	rc=$?
+	case $rc in
+	0)	result pass "$name"
+		grep -E 'expected|aborts|written|census' "$out" | sed 's/^/    /' ;;
+	77)	reason=$(grep -m1 '^skip:' "$out" | sed 's/^skip: //')
+		result skip "$name" "${reason:-skipped}" ;;
+	*)	result fail "$name"
+		[ $rc = 124 ] && echo "    timed out after ${TIMEOUT}s"
+		tail -n 40 "$out" | sed 's/^/    /' ;;
+	esac
+}
+
+want() { [[ -z "${PCPU_TESTS:-}" || "$1" == *${PCPU_TESTS}* ]]; }
+
+# Tests that pick their own backend or test selection itself run once.
+once='^(test_backend|test_gs_pinned|test_rseq_sections)$'
+
+echo "== unit and stress tests, once per backend ($B)"
+for t in "$B"/tests/test_*; do
+	n=$(basename "$t")
+	want "$n" || continue
+	if [[ $n =~ $once ]]; then
+		run "$n" PCPU_TEST=1 -- "$t"
+		continue
+	fi
+	for bk in gs rseq atomic; do
+		run "$n[$bk]" PCPU_BACKEND=$bk -- "$t"
+	done
+done
+if want cxx_header; then
+	for bk in rseq atomic; do
+		run "cxx_header[$bk]" PCPU_BACKEND=$bk -- "$B/tests/cxx_header"
+	done
+fi
+for e in "$B"/examples/*; do
+	[ -x "$e" ] || continue
+	want "$(basename "$e")" || continue
+	run "example $(basename "$e")" PCPU_TEST=1 -- "$e"
+done
+
+echo "== rseq registered by the library (GLIBC_TUNABLES=glibc.pthread.rseq=0)"
+for n in test_ops test_stress_migration test_stress_signals test_stress_fork \
+	 test_stress_thread_churn; do
+	want "$n" || continue
+	run "$n[rseq,own-area]" GLIBC_TUNABLES=glibc.pthread.rseq=0 \
+		PCPU_BACKEND=rseq PCPU_EXPECT_OWN_RSEQ=1 -- "$B/tests/$n"
+done
+
+echo "== valgrind (no rseq there: the atomic backend must be chosen by itself)"
+vg_tests="test_ops test_alloc test_counter test_stress_thread_churn"
+if [ -n "$SANITIZE" ]; then
+	for n in $vg_tests; do
+		want "$n" && result skip "$n[valgrind]" "instrumented build (SANITIZE=$SANITIZE)"
+	done
+elif ! scripts/need-packages.sh valgrind; then
+	for n in $vg_tests; do
+		want "$n" && result skip "$n[valgrind]" "valgrind not installable"
+	done
+else
+	for n in $vg_tests; do
+		want "$n" || continue
+		run "$n[valgrind]" PCPU_EXPECT_BACKEND=atomic PCPU_STRESS_SCALE=0.05 -- \
+			valgrind -q --error-exitcode=99 --leak-check=no "$B/tests/$n"
+	done
+fi
+
+if want vm; then
+	echo "== kernel VM (ARCH_SET_GS_PERCPU under QEMU)"
+	if [ -n "$SANITIZE" ]; then
+		result skip "vm" "instrumented build (SANITIZE=$SANITIZE): run make check without SANITIZE"
+	elif [ ! -f vm/vm.mk ]; then
+		result skip "vm" "no vm/ harness in this tree"
+	else
+		make -s --no-print-directory vm-check B="$B" >"$log/vm" 2>&1
+		rc=$?
+		grep -vE '^(PASS|FAIL|SKIP): ' "$log/vm" | tail -n 30 | sed 's/^/    /'
+		while IFS= read -r line; do
+			case $line in
+			PASS:\ *) result pass "${line#PASS: }" ;;
+			FAIL:\ *) result fail "${line#FAIL: }" ;;
+			SKIP:\ *) r=${line#SKIP: }; result skip "${r% (*}" "$(sed 's/.*(\(.*\))$/\1/' <<<"$r")" ;;
+			esac
+		done < <(grep -E '^(PASS|FAIL|SKIP): ' "$log/vm")
+		[ $rc = 0 ] || result fail "vm-check (exit status $rc)"
+	fi
+fi
+
+echo
+if [ $fail -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failed_names[@]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]

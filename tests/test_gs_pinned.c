@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The gs-pinned backend (no kernel patch, user FSGSBASE): a thread that is
+ * not pinned is refused, pinned threads' ops land in their CPU's copy as
+ * one %gs-relative instruction each, a thread moved after pinning is
+ * detected, and threads >= 8x CPUs pinned round-robin count exactly.
+ */
+#include "stress.h"
+
+static struct stress s;
+static long per_thread;
+
+static void *worker(void *p)
+{
+	int cpu = (int)(uintptr_t)p % (int)t_ncpus();
+
+	if (pcpu_gs_pin_thread(cpu) != cpu) {
+		fprintf(stderr, "pin %d: %s\n", cpu, strerror(errno));
+		t_failures++;
+		return NULL;
+	}
+	for (long i = 0; i < per_thread; i++)
+		stress_one(&s, (unsigned long)i);
+	if (pcpu_gs_check_thread())
+		t_failures++;
+	return NULL;
+}
+
+static void *moved(void *p)
+{
+	long *x = (long *)p;
+	cpu_set_t set;
+
+	if (pcpu_gs_pin_thread(0) != 0)
+		return (void *)1;
+	this_cpu_add(x, 5);
+	if (*pcpu_ptr(x, 0) != 5 || pcpu_gs_check_thread())
+		return (void *)2;
+	/* Break the contract: move to CPU 1 behind the library's back. */
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	if (pcpu_gs_check_thread() != -1 || errno != EXDEV)
+		return (void *)3;
+	return NULL;
+}
+
+int main(void)
+{
+	struct pcpu_params params = { .backend = "gs-pinned" };
+	int n = 8 * (int)t_ncpus();
+	pthread_t *th, t;
+	void *ret;
+	long *x;
+
+	t_init(&params);
+	if (t_ncpus() < 2) {
+		printf("skip: needs two CPUs\n");
+		return T_SKIP;
+	}
+	stress_init(&s);
+	x = PCPU_ALLOC(long);
+
+	/* The main thread may run on either CPU: refused. */
+	errno = 0;
+	CHECK(pcpu_gs_pin_thread(-1) == -1 && errno == EINVAL,
+	      "unpinned thread accepted");
+	CHECK(pcpu_gs_pin_thread(100000) == -1 && errno == EINVAL,
+	      "impossible CPU accepted");
+
+	pthread_create(&t, NULL, moved, x);
+	pthread_join(t, &ret);
+	CHECK(ret == NULL, "moved thread: step %ld", (long)(uintptr_t)ret);
+
+	per_thread = t_scale(300000);
+	th = calloc((size_t)n, sizeof(*th));
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	stress_check(&s, (int64_t)n * per_thread, "gs-pinned");
+	return t_done();
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fork() while threads are mid-op.  The child has its own copy of the
+ * region and keeps counting there, from its first thread and from a new
+ * one: each total grows by exactly the child's increments.  The parent's total stays exact.
+ * Each child also creates a thread (which must register rseq, or run on the
+ * inherited glibc registration scheme) before exiting.
+ */
+#include "stress.h"
+
+#include <sys/wait.h>
+
+static struct stress s;
+static long per_thread;
+static volatile int forks_done;
+
+static void *worker(void *p)
+{
+	unsigned int seed = (unsigned int)(uintptr_t)p;
+
+	for (long i = 0; i < per_thread; i++) {
+		if (i % 5000 == 0)
+			t_migrate(0, &seed);
+		stress_one(&s, (unsigned long)i);
+	}
+	return NULL;
+}
+
+static void *child_thread(void *p)
+{
+	for (long i = 0; i < 10000; i++)
+		stress_one(&s, (unsigned long)i + 1);
+	return p;
+}
+
+/*
+ * The paths are at different points of stress_one() in the threads the
+ * fork cut off, so each path is checked against its own total at start.
+ */
+static int child(void)
+{
+	struct stress_snap start;
+	pthread_t th;
+	int bad;
+
+	stress_snap(&s, &start);
+	for (long i = 0; i < 50000; i++)
+		stress_one(&s, (unsigned long)i + 1);
+	pthread_create(&th, NULL, child_thread, NULL);
+	pthread_join(th, NULL);
+	bad = stress_check_from(&s, &start, 60000, "child");
+	fflush(stdout);
+	return bad ? 1 : 0;
+}
+
+int main(void)
+{
+	int n = 8 * (int)t_ncpus(), children = 0, bad = 0;
+	pthread_t *th;
+
+	if (n < 16)
+		n = 16;
+	t_init(NULL);
+	stress_init(&s);
+	per_thread = t_scale(400000);
+	th = calloc((size_t)n, sizeof(*th));
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)(i + 1));
+	for (int k = 0; k < 8; k++) {
+		pid_t pid;
+		int status;
+
+		usleep(10000);
+		pid = fork();
+		if (pid == 0)
+			_exit(child());
+		if (pid < 0) {
+			perror("fork");
+			bad++;
+			continue;
+		}
+		waitpid(pid, &status, 0);
+		children++;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "child %d failed (status %#x)\n", k,
+				status);
+			bad++;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	CHECK(!bad, "%d of %d children failed", bad, children);
+	stress_check(&s, (int64_t)n * per_thread, "parent");
+	return t_done();
+}
