@@ -103,7 +103,11 @@ VM_LIB_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS))
 check: tests $(if $(SANITIZE),,static-tests)
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh
 
-bench: lib $(BENCHES)
+$(B)/bench/report: bench/report.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+bench: lib $(BENCHES) $(B)/bench/report
 	@B=$(B) bench/run.sh
 
 install: lib

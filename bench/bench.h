@@ -62,7 +62,12 @@ static inline int bench_ncpus(void)
 	return n > 0 ? (int)n : 1;
 }
 
-/* "pcpu-<backend>", the gs-pinned backend reported as pcpu-gs. */
+/*
+ * "pcpu-<backend>".  The host measures the gs ops through pinned threads
+ * (gs-pinned: the state the patched kernel gives a thread, same
+ * instructions, same addresses), reported as pcpu-gs; on a patched kernel
+ * the kernel-striped backend is pcpu-gs-kernel.
+ */
 static inline const char *bench_pcpu_impl(void)
 {
 	static char name[32];
@@ -70,6 +75,8 @@ static inline const char *bench_pcpu_impl(void)
 
 	if (!strcmp(bk, "gs-pinned"))
 		bk = "gs";
+	else if (!strcmp(bk, "gs"))
+		bk = "gs-kernel";
 	snprintf(name, sizeof(name), "pcpu-%s", bk);
 	return name;
 }

@@ -18,7 +18,8 @@
 
 #include "internal.h"
 
-struct pcpu__runtime pcpu__rt;
+/* Exported as "pcpu__rt", which callers see as const (runtime.h). */
+struct pcpu__runtime pcpu__rt_rw __asm__("pcpu__rt");
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;			/* read with acquire outside the lock */

@@ -41,7 +41,21 @@ struct pcpu__runtime {
 	long rseq_off;		/* struct rseq, relative to the thread pointer */
 } __attribute__((aligned(64)));
 
-extern struct pcpu__runtime pcpu__rt;
+/*
+ * const for the compiler: every field is written once, by the first
+ * pcpu_init(), before any handle exists (handles come from pcpu_alloc(),
+ * which initializes first), so no op can observe a change.  That lets the
+ * compiler keep the fields in registers across the ops' compiler barriers.
+ * Inside the library, which does write it, the name is the writable
+ * object.  (Do not build the library and its callers as one LTO unit: the
+ * optimizer would then see both views.)
+ */
+#ifdef PCPU_BUILDING_LIBRARY
+extern struct pcpu__runtime pcpu__rt_rw __asm__("pcpu__rt");
+#define pcpu__rt pcpu__rt_rw
+#else
+extern const struct pcpu__runtime pcpu__rt;
+#endif
 
 /*
  * Slow path of the rseq backend, out of line: called when a sequence did
