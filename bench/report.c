@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/plots.gp", dir);
 	gp = fopen(path, "w");
-	fprintf(gp, "set terminal png size 900,560\nset logscale y\n"
+	fprintf(gp, "set terminal png size 900,560 noenhanced\nset logscale y\n"
 		"set xlabel 'threads'\nset ylabel 'ns per op (median)'\n"
 		"set key outside right\nset grid\n");
 	for (int b = 0; b < nb; b++) {
@@ -205,7 +205,8 @@ int main(int argc, char **argv)
 			"set xtics (", dir, benches[b], benches[b]);
 		for (int k = 0; k < nt; k++)
 			fprintf(gp, "%s'%d' %d", k ? ", " : "", thr[k], thr[k]);
-		fprintf(gp, ")\nset logscale x 2\nplot ");
+		fprintf(gp, ")\nset logscale x 2\nset xrange [0.8:%g]\nplot ",
+			nt ? thr[nt - 1] * 1.25 : 2.0);
 		for (int i = 0; i < ni; i++) {
 			FILE *dat;
 			int any = 0;

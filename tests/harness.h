@@ -129,8 +129,8 @@ struct t_repinner {
 	pthread_t thread;
 	pid_t *tids;
 	int n;
-	volatile int stop;
-	long moves;
+	int stop;		/* atomic */
+	long moves;		/* re-pinner only, read after join */
 };
 
 static void *t_repin_main(void *arg)
@@ -138,7 +138,7 @@ static void *t_repin_main(void *arg)
 	struct t_repinner *r = (struct t_repinner *)arg;
 	unsigned int seed = 12345;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		for (int i = 0; i < r->n; i++) {
 			pid_t tid = __atomic_load_n(&r->tids[i],
 						    __ATOMIC_RELAXED);
@@ -163,7 +163,7 @@ static inline void t_repin_start(struct t_repinner *r, pid_t *tids, int n)
 
 static inline void t_repin_stop(struct t_repinner *r)
 {
-	r->stop = 1;
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
 	pthread_join(r->thread, NULL);
 }
 

@@ -79,5 +79,6 @@ int main(void)
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	stress_check(&s, (int64_t)n * per_thread, "gs-pinned");
+	free(th);
 	return t_done();
 }

@@ -57,5 +57,8 @@ int main(void)
 	printf("%d threads x %ld ops, %ld re-pins, %.2f s\n", n, per_thread,
 	       rp.moves, t_now() - t0);
 	stress_check(&s, (int64_t)n * per_thread, "migration");
+	free(th);
+	free(args);
+	free(tids);
 	return t_done();
 }

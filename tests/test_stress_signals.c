@@ -69,5 +69,6 @@ int main(void)
 	       per_thread, handled);
 	CHECK(handled > 10, "too few signals (%ld) to prove anything", handled);
 	stress_check(&s, expected, "signals");
+	free(th);
 	return t_done();
 }

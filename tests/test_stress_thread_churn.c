@@ -46,5 +46,6 @@ int main(void)
 		pthread_join(th[i], NULL);
 	printf("%ld threads created, %d alive at a time\n", created, live);
 	stress_check(&s, created * per_thread, "churn");
+	free(th);
 	return t_done();
 }
