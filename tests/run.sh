@@ -71,6 +71,33 @@ for e in "$B"/examples/*; do
 	run "example $(basename "$e")" PCPU_TEST=1 -- "$e"
 done
 
+if want install; then
+	echo "== make install (DESTDIR), then an example built with pkg-config"
+	d=$log/root
+	if ! scripts/need-packages.sh pkg-config; then
+		result skip "install" "pkg-config not installable"
+	elif make -s --no-print-directory install B="$B" DESTDIR="$d" \
+			PREFIX=/usr/local >"$log/install" 2>&1 &&
+	     [ -L "$d/usr/local/lib/libpercpu.so" ] &&
+	     [ -f "$d/usr/local/share/man/man3/this_cpu_add.3" ] &&
+	     export PKG_CONFIG_SYSROOT_DIR="$d" \
+		PKG_CONFIG_PATH="$d/usr/local/lib/pkgconfig" &&
+	     cc -o "$d/netstats" examples/netstats.c \
+		$(pkg-config --cflags --libs percpu) >>"$log/install" 2>&1 &&
+	     cc -static -o "$d/netstats-static" examples/netstats.c \
+		$(pkg-config --static --cflags percpu) "$d/usr/local/lib/libpercpu.a" \
+		-pthread >>"$log/install" 2>&1 &&
+	     LD_LIBRARY_PATH="$d/usr/local/lib" "$d/netstats" 4 20000 >>"$log/install" 2>&1 &&
+	     "$d/netstats-static" 4 20000 >>"$log/install" 2>&1 &&
+	     readelf -d "$d/usr/local/lib/libpercpu.so.1" | grep -q 'SONAME.*libpercpu.so.1'; then
+		result pass "install"
+	else
+		result fail "install"
+		tail -n 20 "$log/install" | sed 's/^/    /'
+	fi
+	unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH
+fi
+
 echo "== rseq registered by the library (GLIBC_TUNABLES=glibc.pthread.rseq=0)"
 for n in test_ops test_stress_migration test_stress_signals test_stress_fork \
 	 test_stress_thread_churn; do
