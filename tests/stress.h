@@ -121,4 +121,70 @@ static inline int stress_check(struct stress *s, int64_t expected,
 	return stress_check_from(s, NULL, expected, what);
 }
 
+/*
+ * A pool of n workers, each doing ops increments and moving itself to a
+ * random CPU every `every` ops; tids[] (for a t_repinner) holds each
+ * worker's thread id while it runs.
+ */
+struct stress_job {
+	struct stress *s;
+	long ops;
+	int every;
+	unsigned int seed;
+	pid_t *tid;
+};
+
+struct stress_pool {
+	int n;
+	pthread_t *th;
+	struct stress_job *jobs;
+	pid_t *tids;
+};
+
+static void *stress_worker(void *arg)
+{
+	struct stress_job *j = (struct stress_job *)arg;
+
+	__atomic_store_n(j->tid, (pid_t)gettid(), __ATOMIC_RELAXED);
+	for (long i = 0; i < j->ops; i++) {
+		if (i % j->every == 0)
+			t_migrate(0, &j->seed);
+		stress_one(j->s, (unsigned long)i);
+	}
+	__atomic_store_n(j->tid, 0, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static inline void stress_pool_start(struct stress_pool *p, struct stress *s,
+				     int n, long ops, int every)
+{
+	p->n = n;
+	p->th = (pthread_t *)calloc((size_t)n, sizeof(*p->th));
+	p->jobs = (struct stress_job *)calloc((size_t)n, sizeof(*p->jobs));
+	p->tids = (pid_t *)calloc((size_t)n, sizeof(*p->tids));
+	for (int i = 0; i < n; i++) {
+		p->jobs[i] = (struct stress_job){ s, ops, every,
+						  (unsigned int)i * 7919u + 1,
+						  &p->tids[i] };
+		pthread_create(&p->th[i], NULL, stress_worker, &p->jobs[i]);
+	}
+}
+
+static inline void stress_pool_join(struct stress_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		pthread_join(p->th[i], NULL);
+	free(p->th);
+	free(p->jobs);
+	free(p->tids);
+}
+
+/* Threads for stress runs: 8x the CPUs, at least 16. */
+static inline int stress_nthreads(void)
+{
+	int n = 8 * (int)t_ncpus();
+
+	return n < 16 ? 16 : n;
+}
+
 #endif /* PCPU_TEST_STRESS_H */

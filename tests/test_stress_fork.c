@@ -21,20 +21,6 @@ const char *__tsan_default_options(void)
 #endif
 
 static struct stress s;
-static long per_thread;
-static volatile int forks_done;
-
-static void *worker(void *p)
-{
-	unsigned int seed = (unsigned int)(uintptr_t)p;
-
-	for (long i = 0; i < per_thread; i++) {
-		if (i % 5000 == 0)
-			t_migrate(0, &seed);
-		stress_one(&s, (unsigned long)i);
-	}
-	return NULL;
-}
 
 static void *child_thread(void *p)
 {
@@ -72,17 +58,13 @@ static int child(void)
 
 int main(void)
 {
-	int n = 8 * (int)t_ncpus(), children = 0, bad = 0;
-	pthread_t *th;
+	int n = stress_nthreads(), children = 0, bad = 0;
+	long per_thread = t_scale(400000);
+	struct stress_pool pool;
 
-	if (n < 16)
-		n = 16;
 	t_init(NULL);
 	stress_init(&s);
-	per_thread = t_scale(400000);
-	th = calloc((size_t)n, sizeof(*th));
-	for (int i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)(i + 1));
+	stress_pool_start(&pool, &s, n, per_thread, 5000);
 	for (int k = 0; k < 8; k++) {
 		pid_t pid;
 		int status;
@@ -104,9 +86,7 @@ int main(void)
 			bad++;
 		}
 	}
-	for (int i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
-	free(th);
+	stress_pool_join(&pool);
 	CHECK(!bad, "%d of %d children failed", bad, children);
 	stress_check(&s, (int64_t)n * per_thread, "parent");
 	return t_done();

@@ -23,28 +23,13 @@ static void on_alarm(int sig)
 	stress_one(&s, (unsigned long)i);
 }
 
-static void *worker(void *p)
-{
-	unsigned int seed = (unsigned int)(uintptr_t)p;
-
-	for (long i = 0; i < per_thread; i++) {
-		if (i % 5000 == 0)
-			t_migrate(0, &seed);
-		stress_one(&s, (unsigned long)i);
-	}
-	return NULL;
-}
-
 int main(void)
 {
-	int n = 8 * (int)t_ncpus();
+	int n = stress_nthreads();
 	struct sigaction sa;
 	struct itimerval it = { { 0, 50 }, { 0, 50 } };
-	pthread_t *th;
+	struct stress_pool pool;
 	int64_t expected;
-
-	if (n < 16)
-		n = 16;
 	t_init(NULL);
 	stress_init(&s);
 	per_thread = t_scale(600000);
@@ -55,11 +40,8 @@ int main(void)
 	/* Process-directed: the kernel picks any thread, so every worker is
 	 * interrupted sooner or later. */
 	setitimer(ITIMER_REAL, &it, NULL);
-	th = calloc((size_t)n, sizeof(*th));
-	for (int i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)(i + 1));
-	for (int i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
+	stress_pool_start(&pool, &s, n, per_thread, 5000);
+	stress_pool_join(&pool);
 	it = (struct itimerval){ { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &it, NULL);
 	signal(SIGALRM, SIG_IGN);
@@ -69,6 +51,5 @@ int main(void)
 	       per_thread, handled);
 	CHECK(handled > 10, "too few signals (%ld) to prove anything", handled);
 	stress_check(&s, expected, "signals");
-	free(th);
 	return t_done();
 }

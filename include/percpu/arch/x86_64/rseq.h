@@ -106,28 +106,12 @@
 	[p] "r"(p), "c"(pcpu__rt.shift), [a] C(a), [b] C(b)
 
 /*
- * One expansion per index source (cpu, cid) and operand size: S is the
- * instruction suffix, M the register modifier, C the constraint for
- * operands that may be immediates.
+ * One primitive: the sequence around an asm body that starts with the
+ * copy's address in %[idx] and ends with the commit.  %[r] is the value
+ * returned through *out (the old or new value, per primitive).
  */
-#define PCPU__RSEQ_DEFINE(ix, n, S, M, C, T)				\
-PCPU__INLINE int pcpu_rseq_##ix##_add_##n(void *p, T a, T b, T *out)	\
-{									\
-	int st = 0;							\
-	uint64_t idx;							\
-									\
-	(void)out;							\
-	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
-		"addq %[p], %q[idx]\n\t"				\
-		"add" S " %" M "[a], (%q[idx])\n\t"			\
-		PCPU__RSEQ_END						\
-		: [st] "+r"(st), [idx] "=&r"(idx)			\
-		: PCPU__RSEQ_IN(C, a, b)				\
-		: "memory", "cc");					\
-	return st;							\
-}									\
-PCPU__INLINE int pcpu_rseq_##ix##_add_return_##n(void *p, T a, T b,	\
-						  T *out)		\
+#define PCPU__RSEQ_OP(ix, op, n, C, T, body)				\
+PCPU__INLINE int pcpu_rseq_##ix##_##op##_##n(void *p, T a, T b, T *out) \
 {									\
 	int st = 0;							\
 	uint64_t idx;							\
@@ -135,69 +119,39 @@ PCPU__INLINE int pcpu_rseq_##ix##_add_return_##n(void *p, T a, T b,	\
 									\
 	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
 		"addq %[p], %q[idx]\n\t"				\
-		"mov" S " (%q[idx]), %" M "[r]\n\t"			\
-		"add" S " %" M "[a], %" M "[r]\n\t"			\
-		"mov" S " %" M "[r], (%q[idx])\n\t"			\
+		body							\
 		PCPU__RSEQ_END						\
 		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
 		: PCPU__RSEQ_IN(C, a, b)				\
 		: "memory", "cc");					\
 	*out = r;							\
-	return st;							\
-}									\
-PCPU__INLINE int pcpu_rseq_##ix##_xchg_##n(void *p, T a, T b, T *out) \
-{									\
-	int st = 0;							\
-	uint64_t idx;							\
-	T r;								\
-									\
-	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
-		"addq %[p], %q[idx]\n\t"				\
-		"mov" S " (%q[idx]), %" M "[r]\n\t"			\
-		"mov" S " %" M "[a], (%q[idx])\n\t"			\
-		PCPU__RSEQ_END						\
-		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
-		: PCPU__RSEQ_IN(C, a, b)				\
-		: "memory", "cc");					\
-	*out = r;							\
-	return st;							\
-}									\
-/* Compare failure leaves through post_commit: nothing was stored. */	\
-PCPU__INLINE int pcpu_rseq_##ix##_cmpxchg_##n(void *p, T a, T b,	\
-					       T *out)			\
-{									\
-	int st = 0;							\
-	uint64_t idx;							\
-	T r;								\
-									\
-	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
-		"addq %[p], %q[idx]\n\t"				\
-		"mov" S " (%q[idx]), %" M "[r]\n\t"			\
-		"cmp" S " %" M "[a], %" M "[r]\n\t"			\
-		"jne 2f\n\t"						\
-		"mov" S " %" M "[b], (%q[idx])\n\t"			\
-		PCPU__RSEQ_END						\
-		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
-		: PCPU__RSEQ_IN(C, a, b)				\
-		: "memory", "cc");					\
-	*out = r;							\
-	return st;							\
-}									\
-PCPU__INLINE int pcpu_rseq_##ix##_write_##n(void *p, T a, T b, T *out) \
-{									\
-	int st = 0;							\
-	uint64_t idx;							\
-									\
-	(void)out;							\
-	__asm__ __volatile__(PCPU__RSEQ_BEGIN PCPU__RSEQ_IDX_##ix	\
-		"addq %[p], %q[idx]\n\t"				\
-		"mov" S " %" M "[a], (%q[idx])\n\t"			\
-		PCPU__RSEQ_END						\
-		: [st] "+r"(st), [idx] "=&r"(idx)			\
-		: PCPU__RSEQ_IN(C, a, b)				\
-		: "memory", "cc");					\
 	return st;							\
 }
+
+/*
+ * Every primitive for one index source (cpu, cid) and operand size: S is
+ * the instruction suffix, M the register modifier, C the constraint for
+ * operands that may be immediates.  The commit is always the last
+ * instruction of the body; cmpxchg's compare failure leaves through
+ * post_commit (label 2) with nothing stored.
+ */
+#define PCPU__RSEQ_DEFINE(ix, n, S, M, C, T)				\
+PCPU__RSEQ_OP(ix, add, n, C, T,						\
+	"add" S " %" M "[a], (%q[idx])\n\t")				\
+PCPU__RSEQ_OP(ix, add_return, n, C, T,					\
+	"mov" S " (%q[idx]), %" M "[r]\n\t"				\
+	"add" S " %" M "[a], %" M "[r]\n\t"				\
+	"mov" S " %" M "[r], (%q[idx])\n\t")				\
+PCPU__RSEQ_OP(ix, xchg, n, C, T,					\
+	"mov" S " (%q[idx]), %" M "[r]\n\t"				\
+	"mov" S " %" M "[a], (%q[idx])\n\t")				\
+PCPU__RSEQ_OP(ix, cmpxchg, n, C, T,					\
+	"mov" S " (%q[idx]), %" M "[r]\n\t"				\
+	"cmp" S " %" M "[a], %" M "[r]\n\t"				\
+	"jne 2f\n\t"							\
+	"mov" S " %" M "[b], (%q[idx])\n\t")				\
+PCPU__RSEQ_OP(ix, write, n, C, T,					\
+	"mov" S " %" M "[a], (%q[idx])\n\t")
 
 /*
  * The copy index this thread would use now, or a value >= nr when the
