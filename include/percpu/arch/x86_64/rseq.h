@@ -16,7 +16,10 @@
  *
  * Return contract, the same for every primitive: 0 = done (outputs valid),
  * 1 = aborted before the commit (nothing was written: retry), 2 = this
- * thread has no rseq registration (nothing was written).
+ * thread has no rseq registration (nothing was written).  The status comes
+ * back in a register, not through asm goto labels: that would save two
+ * instructions, but GCC 12 mis-allocates asm goto outputs inside loops
+ * (tried: pcpu_counter_add() counted some increments twice).
  *
  * Why the index is read inside the sequence: a thread preempted after
  * reading it may resume elsewhere, but the kernel then aborts the sequence,
