@@ -43,7 +43,11 @@ BENCH_SRCS  := $(wildcard bench/bench_*.c)
 BENCHES     := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all lib tests static-tests check bench install uninstall clean vm-check
+.PHONY: all lib tests static-tests check run-tests bench install uninstall clean vm-check deps
+
+# Build tools a fresh Debian machine may lack (installed when missing).
+deps:
+	@scripts/need-packages.sh gcc g++ libc6-dev pkg-config
 
 all: lib
 
@@ -100,14 +104,19 @@ static-tests: $(STATIC_TESTS)
 VM_LIB_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS))
 -include vm/vm.mk
 
-check: tests $(if $(SANITIZE),,static-tests)
+check: deps
+	@$(MAKE) --no-print-directory tests $(if $(SANITIZE),,static-tests)
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests:
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh
 
 $(B)/bench/report: bench/report.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
-bench: lib $(BENCHES) $(B)/bench/report
+bench: deps
+	@$(MAKE) --no-print-directory lib $(BENCHES) $(B)/bench/report
 	@B=$(B) bench/run.sh
 
 install: lib
