@@ -14,6 +14,9 @@
 #include "x86_64/rseq.h"
 #include "x86_64/gs.h"
 #define PCPU_ARCH_HAVE_RDPID	1
+#elif defined(__aarch64__)
+#include "aarch64/cpu.h"
+#include "aarch64/rseq.h"
 #endif
 
 #endif /* PERCPU_ARCH_H */
