@@ -102,6 +102,8 @@ static-tests: $(STATIC_TESTS)
 
 # The kernel VM harness (vm/), fed with the static test binaries.
 VM_LIB_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS))
+# TCG runs the guest about 20x slower: shrink the stress runs to match.
+VM_GUEST_ENV ?= PCPU_STRESS_SCALE=0.03
 -include vm/vm.mk
 
 check: deps
