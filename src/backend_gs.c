@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <asm/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,7 +68,7 @@ static int gs_probe(enum pcpu_index index, char *why, size_t len)
 		return -1;
 	if (!arch_prctl(PCPU_ARCH_GET_GS_PERCPU, arg) || errno == ENOENT)
 		return 0;
-	snprintf(why, len, "the kernel lacks ARCH_SET_GS_PERCPU (%s); "
+	snprintf(why, len, "the kernel lacks ARCH_SET_GS_PERCPU: %s, "
 		 "see kernel/README.md", strerror(errno));
 	errno = ENODEV;
 	return -1;
@@ -158,7 +159,7 @@ static int cover_threads(int sig, char *why, size_t len)
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (now.tv_sec - t0.tv_sec >= 2) {
 				snprintf(why, len, "%d thread(s) did not take "
-					 "signal %d (blocked?): initialize "
+					 "signal %d, blocked?: initialize "
 					 "before creating threads",
 					 sent - (int)gs_acks, sig);
 				errno = ETIMEDOUT;
@@ -218,8 +219,8 @@ static int pinned_probe(enum pcpu_index index, char *why, size_t len)
 		return -1;
 	if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)
 		return 0;
-	snprintf(why, len, "user FSGSBASE is not enabled (CPU or kernel < "
-		 "5.9, or booted with nofsgsbase)");
+	snprintf(why, len, "user FSGSBASE is not enabled: CPU, kernel < "
+		 "5.9, or booted with nofsgsbase");
 	errno = ENODEV;
 	return -1;
 }
@@ -229,6 +230,22 @@ static int pinned_start(enum pcpu_index index, char *why, size_t len)
 	(void)index;
 	(void)why;
 	(void)len;
+	return 0;
+}
+
+/* rdgsbase faults where user FSGSBASE is off (nofsgsbase): ask the
+ * kernel then. */
+static int read_gsbase(uintptr_t *gs)
+{
+	unsigned long v;
+
+	if (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) {
+		*gs = pcpu_arch_rdgsbase();
+		return 0;
+	}
+	if (arch_prctl(ARCH_GET_GS, &v))
+		return -1;
+	*gs = v;
 	return 0;
 }
 
@@ -300,7 +317,10 @@ int pcpu_gs_check_thread(void)
 	/* Under the kernel's striping the thread may migrate between the
 	 * two reads: a few tries tell a race from a wrong base. */
 	for (int i = 0; i < 4; i++) {
-		uintptr_t gs = pcpu_arch_rdgsbase();
+		uintptr_t gs;
+
+		if (read_gsbase(&gs))
+			return -1;
 
 		cpu = (int)pcpu_cpu();
 		if (gs == (uintptr_t)pcpu_ptr((void *)pcpu__rt.base, cpu))

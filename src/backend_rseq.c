@@ -97,8 +97,8 @@ static int rseq_probe(enum pcpu_index index, char *why, size_t len)
 {
 	if (index == PCPU_INDEX_CID &&
 	    getauxval(AT_RSEQ_FEATURE_SIZE) < MM_CID_END) {
-		snprintf(why, len, "the kernel does not provide mm_cid "
-			 "(AT_RSEQ_FEATURE_SIZE %lu, Linux >= 6.3 needed)",
+		snprintf(why, len, "the kernel does not provide mm_cid: "
+			 "AT_RSEQ_FEATURE_SIZE %lu, Linux >= 6.3 needed",
 			 getauxval(AT_RSEQ_FEATURE_SIZE));
 		errno = ENODEV;
 		return -1;
@@ -107,8 +107,8 @@ static int rseq_probe(enum pcpu_index index, char *why, size_t len)
 		return 0;
 	if (own_area.cpu_id < (1u << 20) || !register_own())
 		return 0;
-	snprintf(why, len, "rseq registration failed: %s (valgrind, seccomp "
-		 "or a kernel before 4.18?)", strerror(errno));
+	snprintf(why, len, "rseq registration failed: %s: valgrind, seccomp "
+		 "or a kernel before 4.18?", strerror(errno));
 	errno = ENODEV;
 	return -1;
 }
