@@ -72,9 +72,10 @@ extern "C" {
 
 #ifdef PCPU_ARCH_HAVE_GS
 #define PCPU__GS_CASE(op, n)						\
-	case PCPU__BK_GS:						\
+	if (PCPU__LIKELY(pcpu__rt.backend == PCPU__BK_GS)) {		\
 		pcpu_gs_##op##_##n(p, a, b, &r);			\
-		return r;
+		return r;						\
+	}
 #else
 #define PCPU__GS_CASE(op, n)
 #endif
@@ -87,8 +88,8 @@ PCPU__INLINE T pcpu__##op##_##n(void *p, T a, T b)			\
 									\
 	(void)st;							\
 	(void)tries;							\
-	switch (pcpu__rt.backend) {					\
 	PCPU__GS_CASE(op, n)						\
+	switch (pcpu__rt.backend) {					\
 	PCPU__RSEQ_CASE(CPU, cpu, op, n)					\
 	PCPU__RSEQ_CASE(CID, cid, op, n)					\
 	default:							\
