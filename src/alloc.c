@@ -162,15 +162,31 @@ out:
 	return ret;
 }
 
-/* Zero [p, p + len) unless it already is: a never-touched page stays
- * unallocated (reading it maps the shared zero page). */
+/* Zero [p, p + len) where it is not already: pages that are not
+ * resident are zero by construction and stay untouched (no RSS, no page
+ * tables for copies of CPUs that never ran). */
 static void clear(char *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (p[i]) {
-			memset(p + i, 0, len - i);
-			return;
+	size_t page = (size_t)getpagesize();
+
+	while (len) {
+		uintptr_t pg = (uintptr_t)p & ~(uintptr_t)(page - 1);
+		size_t n = pg + page - (uintptr_t)p;
+		unsigned char resident = 1;
+
+		if (n > len)
+			n = len;
+		mincore((void *)pg, page, &resident);
+		if (resident & 1) {
+			for (size_t i = 0; i < n; i++) {
+				if (p[i]) {
+					memset(p + i, 0, n - i);
+					break;
+				}
+			}
 		}
+		p += n;
+		len -= n;
 	}
 }
 
@@ -189,8 +205,9 @@ static void scrub(size_t off, size_t end, size_t fo, size_t fl)
 	pcpu_for_each_cpu(cpu) {
 		char *copy = (char *)pcpu_ptr((void *)pcpu_base(), cpu);
 
-		if (pg_lo < pg_hi)
-			madvise(copy + pg_lo, pg_hi - pg_lo, MADV_DONTNEED);
+		if (pg_lo < pg_hi &&
+		    madvise(copy + pg_lo, pg_hi - pg_lo, MADV_DONTNEED))
+			clear(copy + pg_lo, pg_hi - pg_lo);
 		if (off < pg_lo)
 			clear(copy + off, (end < pg_lo ? end : pg_lo) - off);
 		if (end > pg_hi) {

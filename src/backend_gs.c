@@ -43,8 +43,11 @@
 #endif
 
 static unsigned long gs_arg[2];
-static volatile sig_atomic_t gs_acks;
-static volatile sig_atomic_t gs_errors;
+/* Threads that ran the covering handler, by tid (append-only, atomic). */
+#define MAX_ACKS	(1 << 16)
+static pid_t gs_acked[MAX_ACKS];
+static int gs_nacks;
+static int gs_errors;
 
 static long arch_prctl(int code, void *addr)
 {
@@ -76,12 +79,16 @@ static int gs_probe(enum pcpu_index index, char *why, size_t len)
 
 static void gs_handler(int sig)
 {
-	int saved = errno;
+	int saved = errno, i;
 
 	(void)sig;
 	if (arch_prctl(PCPU_ARCH_SET_GS_PERCPU, gs_arg))
-		gs_errors = gs_errors + 1;
-	__atomic_fetch_add(&gs_acks, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&gs_errors, 1, __ATOMIC_RELAXED);
+	i = __atomic_fetch_add(&gs_nacks, 1, __ATOMIC_RELAXED);
+	/* Release: the waiter that sees the tid sees the striping done. */
+	if (i < MAX_ACKS)
+		__atomic_store_n(&gs_acked[i], (pid_t)syscall(SYS_gettid),
+				 __ATOMIC_RELEASE);
 	errno = saved;
 }
 
@@ -113,6 +120,54 @@ static int tid_add(struct tid_set *s, pid_t tid)
 	return 0;
 }
 
+static int tid_acked(pid_t tid)
+{
+	int n = __atomic_load_n(&gs_nacks, __ATOMIC_RELAXED);
+
+	for (int i = 0; i < n && i < MAX_ACKS; i++)
+		if (__atomic_load_n(&gs_acked[i], __ATOMIC_ACQUIRE) == tid)
+			return 1;
+	return 0;
+}
+
+/* A thread that exited after we signalled it needs no covering. */
+static int tid_alive(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Wait until every thread in pending[from..] ran the handler (or exited).
+ * Acks are matched by tid, so a signal the application sends itself meanwhile
+ * cannot stand in for a thread that has not been covered.
+ */
+static int wait_acks(const struct tid_set *sent, size_t from, int sig,
+		     char *why, size_t len)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = from; i < sent->n; i++) {
+		while (!tid_acked(sent->v[i]) && tid_alive(sent->v[i])) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - t0.tv_sec >= 2) {
+				snprintf(why, len, "thread %d did not take "
+					 "signal %d, blocked or stopped?: "
+					 "initialize before creating threads "
+					 "or set PCPU_GS_SIGNAL",
+					 (int)sent->v[i], sig);
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			sched_yield();
+		}
+	}
+	return 0;
+}
+
 /*
  * Signal every thread not yet covered, until a scan of /proc/self/task
  * finds none: a thread created by a not-yet-covered thread is caught by the
@@ -120,15 +175,14 @@ static int tid_add(struct tid_set *s, pid_t tid)
  */
 static int cover_threads(int sig, char *why, size_t len)
 {
-	struct tid_set done = { 0 };
+	struct tid_set sent = { 0 };
 	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
-	int sent = 0, ret = -1;
+	int ret = -1;
 
 	for (;;) {
 		DIR *d = opendir("/proc/self/task");
 		struct dirent *de;
-		int fresh = 0;
-		struct timespec t0, now;
+		size_t from = sent.n;
 
 		if (!d) {
 			snprintf(why, len, "/proc/self/task: %s",
@@ -138,77 +192,76 @@ static int cover_threads(int sig, char *why, size_t len)
 		while ((de = readdir(d))) {
 			pid_t tid = (pid_t)atoi(de->d_name);
 
-			if (tid <= 0 || tid == self || tid_seen(&done, tid))
+			if (tid <= 0 || tid == self || tid_seen(&sent, tid))
 				continue;
-			if (tid_add(&done, tid)) {
-				closedir(d);
-				snprintf(why, len, "out of memory");
-				goto out;
-			}
 			/* ESRCH: it exited meanwhile, nothing to cover. */
-			if (syscall(SYS_tgkill, pid, tid, sig) == 0) {
-				sent++;
-				fresh++;
+			if (syscall(SYS_tgkill, pid, tid, sig))
+				continue;
+			if (tid_add(&sent, tid) || sent.n > MAX_ACKS) {
+				closedir(d);
+				snprintf(why, len, "too many threads");
+				errno = ENOMEM;
+				goto out;
 			}
 		}
 		closedir(d);
-		if (!fresh)
+		if (sent.n == from)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		while (__atomic_load_n(&gs_acks, __ATOMIC_ACQUIRE) < sent) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if (now.tv_sec - t0.tv_sec >= 2) {
-				snprintf(why, len, "%d thread(s) did not take "
-					 "signal %d, blocked?: initialize "
-					 "before creating threads",
-					 sent - (int)gs_acks, sig);
-				errno = ETIMEDOUT;
-				goto out;
-			}
-			sched_yield();
-		}
+		if (wait_acks(&sent, from, sig, why, len))
+			goto out;
 	}
-	if (gs_errors) {
+	if (__atomic_load_n(&gs_errors, __ATOMIC_RELAXED)) {
 		snprintf(why, len, "ARCH_SET_GS_PERCPU failed in a thread");
 		errno = EIO;
 		goto out;
 	}
 	ret = 0;
 out:
-	free(done.v);
+	free(sent.v);
 	return ret;
 }
 
 static int gs_start(enum pcpu_index index, char *why, size_t len)
 {
-	struct sigaction sa, old;
+	struct sigaction sa, old, ign;
 	const char *env = getenv("PCPU_GS_SIGNAL");
 	int sig = env && *env ? atoi(env) : SIGRTMAX - 1;
 	int ret;
 
 	(void)index;
+	if (sig <= 0 || sig > SIGRTMAX || sig == SIGKILL || sig == SIGSTOP) {
+		snprintf(why, len, "PCPU_GS_SIGNAL=%s: not a usable signal",
+			 env);
+		errno = EINVAL;
+		return -1;
+	}
 	gs_arg[0] = pcpu__rt.base;
 	gs_arg[1] = (unsigned long)1 << pcpu__rt.shift;
 	if (arch_prctl(PCPU_ARCH_SET_GS_PERCPU, gs_arg)) {
 		snprintf(why, len, "ARCH_SET_GS_PERCPU: %s", strerror(errno));
 		return -1;
 	}
-	if (sig <= 0 || sig > SIGRTMAX) {
-		snprintf(why, len, "PCPU_GS_SIGNAL=%s: not a signal", env);
-		errno = EINVAL;
-		return -1;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = gs_handler;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	gs_acks = 0;
-	gs_errors = 0;
+	__atomic_store_n(&gs_nacks, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&gs_errors, 0, __ATOMIC_RELAXED);
 	if (sigaction(sig, &sa, &old)) {
 		snprintf(why, len, "sigaction(%d): %s", sig, strerror(errno));
 		return -1;
 	}
 	ret = cover_threads(sig, why, len);
+	/*
+	 * A thread that blocks the signal still has it pending: ignoring it
+	 * first discards that, so restoring the old default action cannot
+	 * kill the process later.
+	 */
+	if (ret) {
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		sigaction(sig, &ign, NULL);
+	}
 	sigaction(sig, &old, NULL);
 	return ret;
 }

@@ -134,17 +134,27 @@ int pcpu__rseq_slow(int status, int tries)
 		__atomic_fetch_add(&n_fallbacks, 1, __ATOMIC_RELAXED);
 		return 1;
 	}
-	/* status 2: this thread has no registration. */
-	if (use_own && !own_failed) {
-		/* EBUSY: a signal handler registered us meanwhile. */
-		if (!register_own() || errno == EBUSY) {
+	/*
+	 * status 2: no usable index.  Register only a thread that is not
+	 * registered, and retry only right after that: a registered thread
+	 * whose index is >= nr (a CPU outside the possible mask we could
+	 * read) must take the fallback, not retry forever.
+	 */
+	if (use_own && !own_failed && tries == 0 &&
+	    own_area.cpu_id >= (1u << 20)) {
+		if (!register_own()) {
 			__atomic_fetch_add(&n_registrations, 1,
 					   __ATOMIC_RELAXED);
 			errno = saved;
-			if (own_area.cpu_id < (1u << 20))
-				return 0;
+			return 0;
 		}
-		own_failed = 1;
+		/* EBUSY: a signal handler registered us meanwhile. */
+		if (errno == EBUSY && own_area.cpu_id < (1u << 20)) {
+			errno = saved;
+			return 0;
+		}
+		if (errno != EBUSY)
+			own_failed = 1;
 	}
 	errno = saved;
 	__atomic_fetch_add(&n_fallbacks, 1, __ATOMIC_RELAXED);

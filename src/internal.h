@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PCPU_BUILDING_LIBRARY 1
 #include "percpu/percpu.h"
 
 #define PCPU_HIDDEN __attribute__((visibility("hidden")))

@@ -18,8 +18,7 @@
 
 #include "internal.h"
 
-/* Exported as "pcpu__rt", which callers see as const (runtime.h). */
-struct pcpu__runtime pcpu__rt_rw __asm__("pcpu__rt");
+struct pcpu__runtime pcpu__rt;
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;			/* read with acquire outside the lock */
@@ -102,12 +101,17 @@ static int read_possible(void)
 {
 	char buf[4096];
 	unsigned int nr = 0;
-	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	const char *test = getenv("PCPU_TEST_POSSIBLE");
+	FILE *f = test ? NULL : fopen("/sys/devices/system/cpu/possible", "re");
 	size_t n = 0;
 
 	if (f) {
 		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
+	} else if (test) {
+		/* Tests only: pretend the possible mask is this list. */
+		n = strlen(test) < sizeof(buf) - 1 ? strlen(test) : 0;
+		memcpy(buf, test, n);
 	}
 	buf[n] = 0;
 	if (!n || pcpu__parse_cpulist(buf, count_max, &nr) || !nr) {
@@ -303,6 +307,24 @@ static int init_locked(const struct pcpu_params *in)
 	return 0;
 }
 
+/* A fork while another thread initializes must not leave the child's
+ * lock held forever. */
+static void init_atfork_prepare(void)
+{
+	pthread_mutex_lock(&init_lock);
+}
+
+static void init_atfork_release(void)
+{
+	pthread_mutex_unlock(&init_lock);
+}
+
+__attribute__((constructor)) static void init_atfork(void)
+{
+	pthread_atfork(init_atfork_prepare, init_atfork_release,
+		       init_atfork_release);
+}
+
 int pcpu_init(const struct pcpu_params *params)
 {
 	int ret;
@@ -404,12 +426,14 @@ unsigned int pcpu_cpu(void)
 
 unsigned int pcpu_index(void)
 {
-#ifdef PCPU_ARCH_HAVE_RSEQ
-	if (pcpu__rt.backend == PCPU__BK_RSEQ_CID) {
-		uint32_t cid = pcpu_rseq_index_cid();
+	unsigned int i;
 
-		return cid < pcpu__rt.nr ? cid : pcpu__rt.nr;
-	}
+#ifdef PCPU_ARCH_HAVE_RSEQ
+	if (pcpu__rt.backend == PCPU__BK_RSEQ_CID)
+		i = pcpu_rseq_index_cid();
+	else
 #endif
-	return pcpu_cpu();
+		i = pcpu_cpu();
+	/* A CPU beyond the mask read at init uses the spare copy. */
+	return i < pcpu__rt.nr ? i : pcpu__rt.nr;
 }

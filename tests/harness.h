@@ -69,6 +69,12 @@ static inline int t_done(void)
 		printf("rseq: %lu aborts, %lu fallbacks, %lu registrations, "
 		       "%s area\n", st.aborts, st.fallbacks, st.registrations,
 		       st.own_area ? "own" : "glibc");
+	/* Normal runs never need the fallback: a fallback here means the
+	 * sequences are not running (it would still count exactly). */
+	if (st.fallbacks && !getenv("PCPU_ALLOW_FALLBACK")) {
+		printf("unexpected rseq fallbacks: %lu\n", st.fallbacks);
+		t_failures++;
+	}
 	if (getenv("PCPU_EXPECT_OWN_RSEQ") && !st.own_area) {
 		printf("expected the library's own rseq registration\n");
 		t_failures++;

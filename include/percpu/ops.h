@@ -34,6 +34,8 @@
  * primitives per size (read, write, add, add_return, xchg, cmpxchg), one
  * dispatcher per primitive and size is generated here, and every other op
  * is one line on top.
+ *
+ * Integer and pointer operands only: a float or double does not compile.
  */
 #ifndef PERCPU_OPS_H
 #define PERCPU_OPS_H
@@ -110,10 +112,19 @@ PCPU__DISPATCH_SIZES(add_return)
 PCPU__DISPATCH_SIZES(xchg)
 PCPU__DISPATCH_SIZES(cmpxchg)
 
-/* Size dispatch happens once, here; a bad size is a compile error. */
+/*
+ * Size dispatch happens once, here; a bad size is a compile error, and so
+ * is a floating-point operand (the ops are integer arithmetic: a double
+ * would be converted, not reinterpreted).  Type classes 1..5 are integer,
+ * char, enum, bool and pointer in GCC's and Clang's numbering.
+ */
 #define PCPU__SIZE_OK(s)	((s) == 1 || (s) == 2 || (s) == 4 || (s) == 8)
+#define PCPU__TYPE_OK(p)						\
+	(__builtin_classify_type(*(p)) >= 1 &&				\
+	 __builtin_classify_type(*(p)) <= 5)
 #define PCPU__CHECK_SIZE(p)						\
-	((void)sizeof(char[PCPU__SIZE_OK(sizeof(*(p))) ? 1 : -1]))
+	((void)sizeof(char[PCPU__SIZE_OK(sizeof(*(p))) &&		\
+			   PCPU__TYPE_OK(p) ? 1 : -1]))
 #define PCPU__ARG(n, x)		((uint##n##_t)(uintptr_t)(x))
 #define PCPU__CALL_N(op, n, bits, p, a, b)				\
 	(uintptr_t)pcpu__##op##_##n((void *)(p),			\

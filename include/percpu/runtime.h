@@ -4,16 +4,21 @@
  *
  * Not an API: the layout may change between versions, and the fields are
  * written once by pcpu_init() before any per-CPU handle exists (every handle
- * comes from pcpu_alloc(), which initializes first), then only read.  The
- * release store of the backend in pcpu_init() pairs with the acquire in
- * pthread_once() of every thread that obtained a handle, so a plain read
- * here is enough.
+ * comes from pcpu_alloc(), which initializes first), then only read.  A
+ * thread that got a handle from another thread got it through some
+ * synchronization that orders it after the initialization (the release
+ * store of the "initialized" flag, acquired by every pcpu_alloc()), so a
+ * plain read here is enough.
  */
 #ifndef PERCPU_RUNTIME_H
 #define PERCPU_RUNTIME_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#if __SIZEOF_POINTER__ != 8
+#error "libpercpu needs a 64-bit target (LP64)"
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,20 +47,11 @@ struct pcpu__runtime {
 } __attribute__((aligned(64)));
 
 /*
- * const for the compiler: every field is written once, by the first
- * pcpu_init(), before any handle exists (handles come from pcpu_alloc(),
- * which initializes first), so no op can observe a change.  That lets the
- * compiler keep the fields in registers across the ops' compiler barriers.
- * Inside the library, which does write it, the name is the writable
- * object.  (Do not build the library and its callers as one LTO unit: the
- * optimizer would then see both views.)
+ * Not const, on purpose: a const view would let the compiler load fields
+ * before the first pcpu_alloc() that sets them (tried: the load of
+ * rseq_off was hoisted to function entry and a sequence armed glibc's TCB).
  */
-#ifdef PCPU_BUILDING_LIBRARY
-extern struct pcpu__runtime pcpu__rt_rw __asm__("pcpu__rt");
-#define pcpu__rt pcpu__rt_rw
-#else
-extern const struct pcpu__runtime pcpu__rt;
-#endif
+extern struct pcpu__runtime pcpu__rt;
 
 /*
  * Slow path of the rseq backend, out of line: called when a sequence did
