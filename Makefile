@@ -105,6 +105,8 @@ VM_LIB_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS))
 # TCG runs the guest about 20x slower: shrink the stress runs to match.
 VM_GUEST_ENV ?= PCPU_STRESS_SCALE=0.03
 -include vm/vm.mk
+# libFuzzer target for the ring consumer: make fuzz (FUZZ_TIME=seconds).
+-include fuzz/fuzz.mk
 
 check: deps
 	@$(MAKE) --no-print-directory tests $(if $(SANITIZE),,static-tests)

@@ -3,8 +3,10 @@
  * percpu/percpu.h - libpercpu: per-CPU memory for user space.
  *
  * Includes every concept header: the region (region.h), the allocator
- * (alloc.h), this_cpu_* operations (ops.h) and per-CPU counters
- * (counter.h).  Link with -lpercpu (pkg-config percpu).
+ * (alloc.h), this_cpu_* operations (ops.h), per-CPU counters (counter.h),
+ * per-CPU spinlocks and the big-reader lock (lock.h), per-CPU ring buffers
+ * (ring.h), per-CPU object caches (cache.h) and the %gs backends' thread
+ * calls (gs.h).  Link with -lpercpu (pkg-config percpu).
  */
 #ifndef PERCPU_PERCPU_H
 #define PERCPU_PERCPU_H
@@ -13,6 +15,9 @@
 #include "alloc.h"
 #include "ops.h"
 #include "counter.h"
+#include "lock.h"
+#include "ring.h"
+#include "cache.h"
 #include "gs.h"
 
 #endif /* PERCPU_PERCPU_H */

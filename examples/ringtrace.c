@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ringtrace: the tracing use of the per-CPU ring.  Worker threads log
+ * "request done" events (thread, request number, latency) into a per-CPU
+ * ring; a consumer in a separate process (forked here, but it only uses
+ * the memfd it inherited, as any process it was passed to could) maps the
+ * ring and drains it in timestamp order, then prints how many events it
+ * got per thread, what was lost, and the slowest request.
+ *
+ *   ringtrace [threads] [events-per-thread]
+ */
+#include <percpu/percpu.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct event {
+	uint32_t thread;
+	uint32_t latency_ns;
+	uint64_t request;
+};
+
+static struct pcpu_ring *ring;
+static long per_thread = 100000;
+static long written, dropped;
+
+static void *worker(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	uint64_t x = id * 2654435761u + 1;
+	long ok = 0, lost = 0;
+
+	for (long i = 0; i < per_thread; i++) {
+		struct event *e = pcpu_ring_reserve(ring, sizeof(*e));
+
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		if (!e) {
+			lost++;		/* consumer behind: counted in the ring */
+			continue;
+		}
+		e->thread = id;
+		e->latency_ns = (uint32_t)(x >> 44);
+		e->request = (uint64_t)i;
+		pcpu_ring_commit(ring, e);
+		ok++;
+		if (i % 256 == 0)
+			usleep(200);	/* "work" */
+	}
+	__atomic_fetch_add(&written, ok, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&dropped, lost, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* The consumer process: only the fd and the size cross over. */
+static int consume(int fd, size_t size, int nthreads, int *done_pipe)
+{
+	/* No memfd here (seccomp): the mapping inherited over fork(). */
+	void *m = fd < 0 ? pcpu_ring_mem(ring) :
+		  mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	long *per = calloc((size_t)nthreads, sizeof(long)), total = 0;
+	struct pcpu_ring_reader rd;
+	struct pcpu_ring_entry e;
+	struct event ev, worst = { 0, 0, 0 };
+	uint64_t lost = 0, last = 0, inversions = 0;
+	char c;
+	int ret, finished = 0;
+
+	if (m == MAP_FAILED || !per || pcpu_ring_reader_open(&rd, m, size)) {
+		perror("consumer");
+		return 1;
+	}
+	for (;;) {
+		while ((ret = pcpu_ring_read_next(&rd, &e, &ev,
+						  sizeof(ev))) == 1) {
+			if (ev.thread < (uint32_t)nthreads)
+				per[ev.thread]++;
+			if (ev.latency_ns > worst.latency_ns)
+				worst = ev;
+			inversions += e.stamp < last;
+			last = e.stamp;
+			total++;
+		}
+		if (ret < 0)
+			fprintf(stderr, "read: %s\n", strerror(errno));
+		if (finished)
+			break;
+		/* The parent closes its end when the writers are done;
+		 * meanwhile poll the ring every millisecond. */
+		if (poll(&(struct pollfd){ done_pipe[0], POLLIN, 0 }, 1, 1) > 0 &&
+		    read(done_pipe[0], &c, 1) == 0)
+			finished = 1;
+	}
+	for (unsigned int b = 0; b < pcpu_ring_reader_nbufs(&rd); b++) {
+		struct pcpu_ring_stats st;
+
+		pcpu_ring_reader_stats(&rd, b, &st);
+		lost += st.lost;
+	}
+	for (int t = 0; t < nthreads; t++)
+		printf("thread %d: %ld events\n", t, per[t]);
+	printf("consumer: %ld events, %llu lost, %llu out of timestamp "
+	       "order; slowest: thread %u request %llu, %u ns\n", total,
+	       (unsigned long long)lost, (unsigned long long)inversions,
+	       worst.thread, (unsigned long long)worst.request,
+	       worst.latency_ns);
+	pcpu_ring_reader_close(&rd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pcpu_ring_params p = { 1 << 20, 4096, 0 };
+	int n = argc > 1 ? atoi(argv[1]) : 4, pipefd[2], status;
+	pthread_t th[64];
+	pid_t pid;
+
+	if (argc > 2)
+		per_thread = atol(argv[2]);
+	if (n < 1 || n > 64 || per_thread < 1) {
+		fprintf(stderr, "usage: ringtrace [threads 1-64] [events]\n");
+		return 2;
+	}
+	ring = pcpu_ring_create(&p);
+	if (!ring || pipe(pipefd)) {
+		perror("pcpu_ring_create");
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[1]);
+		exit(consume(pcpu_ring_fd(ring), pcpu_ring_mem_size(ring), n,
+			      pipefd));
+	}
+	close(pipefd[0]);
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	close(pipefd[1]);
+	waitpid(pid, &status, 0);
+	printf("writers: %ld events written, %ld dropped (ring full)\n",
+	       written, dropped);
+	pcpu_ring_destroy(ring);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
