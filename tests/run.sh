@@ -133,7 +133,10 @@ if want vm; then
 	else
 		make -s --no-print-directory vm-check B="$B" >"$log/vm" 2>&1
 		rc=$?
-		grep -vE '^(PASS|FAIL|SKIP): ' "$log/vm" | tail -n 30 | sed 's/^/    /'
+		# Kernel build or cache, accelerator, boot and run times;
+		# the guest tests' expected/observed lines.
+		grep -E '^(build-kernel|# vm\[[a-z]+\]: )' "$log/vm" | sed 's/^/    /'
+		grep -E '^# vm\[.*(expected|total)' "$log/vm" | tail -n 20 | sed 's/^/    /'
 		while IFS= read -r line; do
 			case $line in
 			PASS:\ *) result pass "${line#PASS: }" ;;
