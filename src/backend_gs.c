@@ -4,7 +4,11 @@
  * (percpu/arch/x86_64/gs.h); what differs is who keeps every thread's GS
  * base at base + cpu * stride.
  *
- * gs: the kernel, through ARCH_SET_GS_PERCPU (kernel/ in this tree).  The
+ * Every thread's GS base is cpu * stride, the offset from copy 0 to its
+ * CPU's copy (percpu/arch/x86_64/gs.h says why).
+ *
+ * gs: the kernel, through ARCH_SET_GS_PERCPU (kernel/ in this tree), handed
+ * base 0 and the region's stride.  The
  * setting is per task and inherited by clone, so threads created after
  * pcpu_init() are covered by construction.  Threads that already exist are
  * covered by a broadcast: each gets one signal (PCPU_GS_SIGNAL, SIGRTMAX-1
@@ -235,7 +239,8 @@ static int gs_start(enum pcpu_index index, char *why, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	gs_arg[0] = pcpu__rt.base;
+	/* GS base = cpu * stride, see percpu/arch/x86_64/gs.h. */
+	gs_arg[0] = 0;
 	gs_arg[1] = (unsigned long)1 << pcpu__rt.shift;
 	if (arch_prctl(PCPU_ARCH_SET_GS_PERCPU, gs_arg)) {
 		snprintf(why, len, "ARCH_SET_GS_PERCPU: %s", strerror(errno));
@@ -351,7 +356,7 @@ int pcpu_gs_pin_thread(int cpu)
 		errno = EINVAL;
 		return -1;
 	}
-	pcpu_arch_wrgsbase((uintptr_t)pcpu_ptr((void *)pcpu__rt.base, now));
+	pcpu_arch_wrgsbase((uintptr_t)now << pcpu__rt.shift);
 	return now;
 }
 
@@ -376,7 +381,7 @@ int pcpu_gs_check_thread(void)
 			return -1;
 
 		cpu = (int)pcpu_cpu();
-		if (gs == (uintptr_t)pcpu_ptr((void *)pcpu__rt.base, cpu))
+		if (gs == (uintptr_t)cpu << pcpu__rt.shift)
 			return 0;
 	}
 	errno = EXDEV;

@@ -25,12 +25,17 @@
 extern "C" {
 #endif
 
-#define PCPU_COUNTER_DEFAULT_BATCH	32
+#define PCPU_COUNTER_DEFAULT_BATCH	256
 
+/*
+ * The folded total sits on its own cache line: folds write it, every add
+ * reads deltas and batch, and sharing one line made each fold cost the
+ * other CPUs a miss on their next add (2 threads were 2x slower than 1).
+ */
 struct pcpu_counter {
-	int64_t count;			/* folded total, atomic */
 	int64_t __pcpu *deltas;		/* per-CPU, |delta| < batch */
 	int64_t batch;
+	_Alignas(64) int64_t count;	/* folded total, atomic */
 };
 
 /*

@@ -3,7 +3,8 @@
  * percpu/gs.h - the %gs backends: kernel striping and pinned threads.
  *
  * PCPU_BACKEND=gs needs a kernel with ARCH_SET_GS_PERCPU (kernel/ in this
- * tree): pcpu_init() hands it (pcpu_base(), pcpu_stride()) and covers every
+ * tree): pcpu_init() hands it (0, pcpu_stride()), so that each thread's GS
+ * base is cpu * stride and %gs:(handle) is its CPU's copy, and covers every
  * thread of the process, those created later by inheritance and those that
  * already exist by a one-time signal (PCPU_GS_SIGNAL, default SIGRTMAX-1;
  * a thread blocking it makes pcpu_init() fail with ETIMEDOUT).  Code must
@@ -14,9 +15,9 @@
  * thread-per-core programs.  The contract: every thread calls
  * pcpu_gs_pin_thread() before its first this_cpu op, and is never moved to
  * another CPU afterwards (by itself, another thread, or a cpuset change).
- * An op from a thread that did not pin runs with GS base 0 and faults or
- * corrupts memory; an op after a move updates the old CPU's copy without
- * atomicity against that CPU's own thread.  pcpu_gs_check_thread() detects
+ * An op from a thread that did not pin runs with GS base 0, on CPU 0's
+ * copy, without atomicity against CPU 0's own thread; an op after a move
+ * likewise hits the old CPU's copy.  pcpu_gs_check_thread() detects
  * both (use it in debug builds or a watchdog).
  */
 #ifndef PERCPU_GS_H

@@ -7,8 +7,10 @@
  * virtual address range of nr_copies * stride bytes, where the copy that
  * belongs to CPU (or concurrency id) n starts at base + n * stride.  A
  * per-CPU handle is an address inside copy 0; the same offset in copy n is
- * CPU n's instance.  The patched kernel's ARCH_SET_GS_PERCPU is handed
- * exactly (base, stride), so that %gs:(handle - base) is this CPU's copy.
+ * CPU n's instance.  The gs backend sets each thread's GS base to
+ * cpu * stride (the patched kernel's ARCH_SET_GS_PERCPU is handed base 0
+ * and this stride), so that %gs:(handle) is this CPU's copy, exactly as the
+ * kernel addresses its own per-CPU variables.
  *
  * Address space is reserved for every *possible* CPU (from
  * /sys/devices/system/cpu/possible, not the online or allowed set: cpusets
