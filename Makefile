@@ -125,10 +125,12 @@ bench: deps
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64 \
+		$(DESTDIR)$(INCLUDEDIR)/percpu/arch/aarch64 \
 		$(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/percpu/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/
 	install -m 644 include/percpu/arch/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/
 	install -m 644 include/percpu/arch/x86_64/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64/
+	install -m 644 include/percpu/arch/aarch64/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/aarch64/
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpercpu.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/

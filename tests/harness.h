@@ -113,6 +113,26 @@ static inline long t_scale(long base)
 	return (long)(base * f) > 0 ? (long)(base * f) : 1;
 }
 
+/* Pin the calling thread to cpu; t_unpin() allows every online CPU. */
+static inline void t_pin(unsigned int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static inline void t_unpin(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (unsigned int i = 0; i < t_ncpus(); i++)
+		CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 /* Move thread tid (0: caller) to a random online CPU. */
 static inline void t_migrate(pid_t tid, unsigned int *seed)
 {

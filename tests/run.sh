@@ -74,7 +74,9 @@ done
 if want install; then
 	echo "== make install (DESTDIR), then an example built with pkg-config"
 	d=$log/root
-	if ! scripts/need-packages.sh pkg-config; then
+	if [ -n "$SANITIZE" ]; then
+		result skip "install" "instrumented build (SANITIZE=$SANITIZE)"
+	elif ! scripts/need-packages.sh pkg-config; then
 		result skip "install" "pkg-config not installable"
 	elif make -s --no-print-directory install B="$B" DESTDIR="$d" \
 			PREFIX=/usr/local >"$log/install" 2>&1 &&

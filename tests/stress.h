@@ -174,6 +174,11 @@ static inline void stress_pool_join(struct stress_pool *p)
 {
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->th[i], NULL);
+}
+
+/* After join, and after any t_repinner on pool.tids has stopped. */
+static inline void stress_pool_free(struct stress_pool *p)
+{
 	free(p->th);
 	free(p->jobs);
 	free(p->tids);

@@ -29,15 +29,6 @@ static void census(struct pcpu_cache *c, uint64_t allocated, const char *what)
 	      "%s: census does not add up", what);
 }
 
-static void pin(unsigned int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 int main(void)
 {
 	enum { MAX = 1000, CAP = 16 };
@@ -62,7 +53,7 @@ int main(void)
 	CHECK(c != NULL, "create: %s", strerror(errno));
 	if (!c)
 		return t_done();
-	pin(0);
+	t_pin(0);
 	q = pcpu_cache_alloc(c);
 	CHECK(q && ((uintptr_t)q & 63) == 0, "alignment of %p", q);
 	memset(q, 0xab, 24);
@@ -96,7 +87,7 @@ int main(void)
 	/* Free them over two CPUs: lists fill to CAP and flush. */
 	for (i = 0; i < MAX; i++) {
 		if (i % 100 == 0)
-			pin((unsigned int)(i / 100) % t_ncpus());
+			t_pin((unsigned int)(i / 100) % t_ncpus());
 		CHECK(pcpu_cache_free(c, p[i]) == 0, "free %d", i);
 	}
 	census(c, 0, "all freed");

@@ -8,15 +8,6 @@
 
 #include <stdint.h>
 
-static void pin(unsigned int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 int main(void)
 {
 	struct pcpu_counter c;
@@ -43,7 +34,7 @@ int main(void)
 	/* Push every CPU we can run on to the largest delta below the batch:
 	 * read lags by the most it ever may, and no more. */
 	for (unsigned int cpu = 0; cpu < n; cpu++) {
-		pin(cpu);
+		t_pin(cpu);
 		for (int i = 0; i < 15; i++)
 			pcpu_counter_inc(&c);
 	}
@@ -59,14 +50,14 @@ int main(void)
 	}
 	/* One more on each CPU reaches the batch: everything folds. */
 	for (unsigned int cpu = 0; cpu < n; cpu++) {
-		pin(cpu);
+		t_pin(cpu);
 		pcpu_counter_inc(&c);
 	}
 	CHECK(pcpu_counter_read(&c) == 100 + 16 * (int64_t)n,
 	      "folded read %lld", (long long)pcpu_counter_read(&c));
 
 	/* Negative side, large adds (straight to the total), dec. */
-	pin(0);
+	t_pin(0);
 	for (int i = 0; i < 1000; i++)
 		pcpu_counter_dec(&c);
 	pcpu_counter_add(&c, INT64_C(1) << 40);

@@ -7,25 +7,6 @@
 
 #include <stdint.h>
 
-static void pin(unsigned int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-static void unpin(void)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	for (unsigned int i = 0; i < t_ncpus(); i++)
-		CPU_SET(i, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 /* Sum of all copies, as a 64-bit number of the operand's type. */
 #define SUM(p)								\
 	__extension__({							\
@@ -51,7 +32,7 @@ static void unpin(void)
 		for (cpu = 0; cpu < t_ncpus(); cpu++) {			\
 			T *mine;					\
 									\
-			pin(cpu);					\
+			t_pin(cpu);					\
 			mine = this_cpu_ptr(p);				\
 			this_cpu_write(p, (T)5);			\
 			CHECK(this_cpu_read(p) == (T)5, "%s write/read", #T); \
@@ -87,7 +68,7 @@ static void unpin(void)
 			CHECK(*mine == (T)~(T)0, "%s sub wrap", #T);	\
 			this_cpu_write(p, 0);				\
 		}							\
-		unpin();						\
+		t_unpin();						\
 		/* Migrating: every op still lands once, somewhere. */	\
 		{							\
 			unsigned int seed = 7;				\
@@ -103,7 +84,7 @@ static void unpin(void)
 			}						\
 			CHECK(SUM(p) == (T)(20000 * 4), "%s sum", #T);	\
 		}							\
-		unpin();						\
+		t_unpin();						\
 		CHECK(pcpu_free(p) == 0, "free");			\
 	} while (0)
 
@@ -142,13 +123,13 @@ int main(void)
 		int **pp = PCPU_ALLOC(int *);
 		int *old;
 
-		pin(0);
+		t_pin(0);
 		old = this_cpu_xchg(pp, &x);
 		CHECK(old == NULL, "pointer xchg old");
 		CHECK(this_cpu_read(pp) == &x, "pointer read");
 		CHECK(this_cpu_cmpxchg(pp, &x, &y) == &x, "pointer cmpxchg");
 		CHECK(this_cpu_read(pp) == &y, "pointer after cmpxchg");
-		unpin();
+		t_unpin();
 		pcpu_free(pp);
 	}
 

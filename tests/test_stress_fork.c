@@ -87,6 +87,7 @@ int main(void)
 		}
 	}
 	stress_pool_join(&pool);
+	stress_pool_free(&pool);
 	CHECK(!bad, "%d of %d children failed", bad, children);
 	stress_check(&s, (int64_t)n * per_thread, "parent");
 	return t_done();

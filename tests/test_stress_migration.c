@@ -22,6 +22,7 @@ int main(void)
 	t_repin_start(&rp, pool.tids, n);
 	stress_pool_join(&pool);
 	t_repin_stop(&rp);
+	stress_pool_free(&pool);
 	printf("%d threads x %ld ops, %ld re-pins, %.2f s\n", n, per_thread,
 	       rp.moves, t_now() - t0);
 	stress_check(&s, (int64_t)n * per_thread, "migration");

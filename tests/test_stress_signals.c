@@ -42,6 +42,7 @@ int main(void)
 	setitimer(ITIMER_REAL, &it, NULL);
 	stress_pool_start(&pool, &s, n, per_thread, 5000);
 	stress_pool_join(&pool);
+	stress_pool_free(&pool);
 	it = (struct itimerval){ { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &it, NULL);
 	signal(SIGALRM, SIG_IGN);

@@ -35,7 +35,7 @@ extern "C" {
 struct pcpu_counter {
 	int64_t __pcpu *deltas;		/* per-CPU, |delta| < batch */
 	int64_t batch;
-	_Alignas(64) int64_t count;	/* folded total, atomic */
+	int64_t count __attribute__((aligned(64)));	/* folded total, atomic */
 };
 
 /*

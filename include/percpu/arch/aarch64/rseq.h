@@ -135,40 +135,6 @@ PCPU__RSEQ_DEFINE(cid, 2, "h", "w", ", uxth", uint16_t)
 PCPU__RSEQ_DEFINE(cid, 4, "", "w", "", uint32_t)
 PCPU__RSEQ_DEFINE(cid, 8, "", "x", "", uint64_t)
 
-PCPU__INLINE uint32_t pcpu_rseq_index_cpu(void)
-{
-	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_CPU_ID);
-}
-
-PCPU__INLINE uint32_t pcpu_rseq_index_cid(void)
-{
-	if (pcpu_rseq_index_cpu() >= pcpu__rt.nr)
-		return UINT32_MAX;
-	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_MM_CID);
-}
-
-#define PCPU__RSEQ_DEFINE_READ(ix, n, T)				\
-PCPU__INLINE int pcpu_rseq_##ix##_read_##n(void *p, T a, T b, T *out)	\
-{									\
-	uint32_t i = pcpu_rseq_index_##ix();				\
-									\
-	(void)a;							\
-	(void)b;							\
-	if (i >= pcpu__rt.nr)						\
-		return 2;						\
-	*out = __atomic_load_n((T *)((uintptr_t)p +			\
-				     ((uintptr_t)i << pcpu__rt.shift)),	\
-			       __ATOMIC_RELAXED);			\
-	return 0;							\
-}
-
-PCPU__RSEQ_DEFINE_READ(cpu, 1, uint8_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 2, uint16_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 4, uint32_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 8, uint64_t)
-PCPU__RSEQ_DEFINE_READ(cid, 1, uint8_t)
-PCPU__RSEQ_DEFINE_READ(cid, 2, uint16_t)
-PCPU__RSEQ_DEFINE_READ(cid, 4, uint32_t)
-PCPU__RSEQ_DEFINE_READ(cid, 8, uint64_t)
+#include "../rseq_common.h"
 
 #endif /* PERCPU_ARCH_AARCH64_RSEQ_H */

@@ -156,41 +156,6 @@ PCPU__RSEQ_OP(ix, cmpxchg, n, C, T,					\
 PCPU__RSEQ_OP(ix, write, n, C, T,					\
 	"mov" S " %" M "[a], (%q[idx])\n\t")
 
-/*
- * The copy index this thread would use now, or a value >= nr when the
- * thread is not registered.
- */
-PCPU__INLINE uint32_t pcpu_rseq_index_cpu(void)
-{
-	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_CPU_ID);
-}
-
-PCPU__INLINE uint32_t pcpu_rseq_index_cid(void)
-{
-	if (pcpu_rseq_index_cpu() >= pcpu__rt.nr)
-		return UINT32_MAX;
-	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_MM_CID);
-}
-
-/*
- * A read needs no sequence: one load of one copy is a snapshot, whichever
- * CPU we are on by the time it executes.
- */
-#define PCPU__RSEQ_DEFINE_READ(ix, n, T)				\
-PCPU__INLINE int pcpu_rseq_##ix##_read_##n(void *p, T a, T b, T *out)	\
-{									\
-	uint32_t i = pcpu_rseq_index_##ix();				\
-									\
-	(void)a;							\
-	(void)b;							\
-	if (i >= pcpu__rt.nr)						\
-		return 2;						\
-	*out = __atomic_load_n((T *)((uintptr_t)p +			\
-				     ((uintptr_t)i << pcpu__rt.shift)),	\
-			       __ATOMIC_RELAXED);			\
-	return 0;							\
-}
-
 PCPU__RSEQ_DEFINE(cpu, 1, "b", "b", "iq", uint8_t)
 PCPU__RSEQ_DEFINE(cpu, 2, "w", "w", "ir", uint16_t)
 PCPU__RSEQ_DEFINE(cpu, 4, "l", "k", "ir", uint32_t)
@@ -200,13 +165,6 @@ PCPU__RSEQ_DEFINE(cid, 2, "w", "w", "ir", uint16_t)
 PCPU__RSEQ_DEFINE(cid, 4, "l", "k", "ir", uint32_t)
 PCPU__RSEQ_DEFINE(cid, 8, "q", "q", "er", uint64_t)
 
-PCPU__RSEQ_DEFINE_READ(cpu, 1, uint8_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 2, uint16_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 4, uint32_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 8, uint64_t)
-PCPU__RSEQ_DEFINE_READ(cid, 1, uint8_t)
-PCPU__RSEQ_DEFINE_READ(cid, 2, uint16_t)
-PCPU__RSEQ_DEFINE_READ(cid, 4, uint32_t)
-PCPU__RSEQ_DEFINE_READ(cid, 8, uint64_t)
+#include "../rseq_common.h"
 
 #endif /* PERCPU_ARCH_X86_64_RSEQ_H */
