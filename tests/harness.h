@@ -193,4 +193,24 @@ static inline void t_repin_stop(struct t_repinner *r)
 	pthread_join(r->thread, NULL);
 }
 
+/*
+ * Run fn((void *)i) for i in [0, n) in n threads while a re-pinner moves
+ * them; each worker publishes its tid in tids[i] (0 when done).  Returns
+ * the number of moves.
+ */
+static inline long t_run_repinned(int n, void *(*fn)(void *), pid_t *tids)
+{
+	pthread_t *th = (pthread_t *)calloc((size_t)n, sizeof(*th));
+	struct t_repinner rp;
+
+	t_repin_start(&rp, tids, n);
+	for (long i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, fn, (void *)i);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	t_repin_stop(&rp);
+	free(th);
+	return rp.moves;
+}
+
 #endif /* PCPU_TEST_HARNESS_H */

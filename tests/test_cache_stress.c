@@ -115,8 +115,7 @@ int main(void)
 {
 	int n = (int)(8 * t_ncpus());
 	struct pcpu_cache_stats st;
-	struct t_repinner rp;
-	pthread_t *th;
+	long moves;
 	double t0;
 	long left = 0;
 
@@ -128,15 +127,9 @@ int main(void)
 	if (!cache)
 		return t_done();
 	per_thread = t_scale(500000);
-	th = calloc((size_t)n, sizeof(*th));
 	tids = calloc((size_t)n, sizeof(*tids));
 	t0 = t_now();
-	t_repin_start(&rp, tids, n);
-	for (long i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, worker, (void *)i);
-	for (int i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
-	t_repin_stop(&rp);
+	moves = t_run_repinned(n, worker, tids);
 	for (int i = 0; i < SLOTS; i++)
 		if (slots[i])
 			give_back(slots[i]);
@@ -144,7 +137,7 @@ int main(void)
 		left += __builtin_popcountll(owned[i]);
 	pcpu_cache_stats(cache, &st);
 	printf("%d threads x %ld allocs in %.2f s, %ld re-pins, %llu refills, "
-	       "%llu flushes\n", n, per_thread, t_now() - t0, rp.moves,
+	       "%llu flushes\n", n, per_thread, t_now() - t0, moves,
 	       (unsigned long long)st.refills, (unsigned long long)st.flushes);
 	printf("census: expected allocs %ld observed allocs %ld frees %ld; "
 	       "created %llu = allocated %llu + depot %llu + cpu %llu\n",
@@ -164,7 +157,6 @@ int main(void)
 	CHECK(st.created <= MAXOBJ, "created %llu",
 	      (unsigned long long)st.created);
 	pcpu_cache_destroy(cache);
-	free(th);
 	free(tids);
 	return t_done();
 }

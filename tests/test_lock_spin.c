@@ -102,8 +102,7 @@ static void *worker(void *arg)
 int main(void)
 {
 	int n = (int)(8 * t_ncpus());
-	struct t_repinner rp;
-	pthread_t *th;
+	long moves;
 	long sum_a = 0, sum_b = 0, expected;
 	unsigned int c;
 	double t0;
@@ -119,15 +118,9 @@ int main(void)
 	unit();
 
 	per_thread = t_scale(800000);
-	th = calloc((size_t)n, sizeof(*th));
 	tids = calloc((size_t)n, sizeof(*tids));
 	t0 = t_now();
-	t_repin_start(&rp, tids, n);
-	for (long i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, worker, (void *)i);
-	for (int i = 0; i < n; i++)
-		pthread_join(th[i], NULL);
-	t_repin_stop(&rp);
+	moves = t_run_repinned(n, worker, tids);
 	pcpu_for_each_cpu(c) {
 		sum_a += pcpu_ptr(data, c)->a;
 		sum_b += pcpu_ptr(data, c)->b;
@@ -135,13 +128,12 @@ int main(void)
 	expected = (long)n * per_thread;
 	printf("%d threads x %ld critical sections in %.2f s, %ld re-pins: "
 	       "expected %ld observed a %ld b %ld\n", n, per_thread,
-	       t_now() - t0, rp.moves, expected, sum_a, sum_b);
+	       t_now() - t0, moves, expected, sum_a, sum_b);
 	CHECK(sum_a == expected && sum_b == expected, "lost updates");
 	CHECK(bad_excl == 0, "%ld critical sections shared a lock", bad_excl);
 	CHECK(bad_pair == 0, "%ld torn pairs seen", bad_pair);
 	CHECK(pcpu_spin_destroy(&lock) == 0, "destroy");
 	CHECK(pcpu_spin_destroy(&lock) == -1 && errno == EINVAL, "destroy x2");
-	free(th);
 	free(tids);
 	return t_done();
 }
