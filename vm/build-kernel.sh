@@ -27,7 +27,7 @@ CACHE=${PCPU_CACHE:-/var/cache/libpercpu}
 TARBALL=${VM_KERNEL_SRC:-/usr/src/linux-source-6.12.tar.xz}
 JOBS=${VM_JOBS:-$(nproc)}
 PKGS="linux-source-6.12 qemu-system-x86 busybox-static flex bison bc \
-libelf-dev libssl-dev cpio lz4 gcc-multilib"
+libelf-dev libssl-dev cpio lz4 xz-utils make gcc gcc-multilib"
 
 # Bump when this script changes what ends up in the cache directory.
 RECIPE=2
