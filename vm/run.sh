@@ -141,13 +141,19 @@ add_bin() {	# add_bin DIR PATH -> guest path
 	echo "$g"
 }
 missing_bins=0
-for b in $abi; do
-	n=$(basename "$b")
-	if [ ! -x "$b" ]; then result FAIL "$n"; say "$b not built"; missing_bins=1; continue; fi
-	g=$(add_bin abi "$b")
-	echo "run '$n' $g" >> "$init"
-	expected+=("$n")
-done
+# add_runs KIND ARGS BIN...: one run per binary, named by its basename.
+add_runs() {
+	local kind=$1 args=$2 b n g
+	shift 2
+	for b in "$@"; do
+		n=$(basename "$b")
+		if [ ! -x "$b" ]; then result FAIL "$n"; say "$b not built"; missing_bins=1; continue; fi
+		g=$(add_bin "$kind" "$b")
+		echo "run '$n' $g${args:+ $args}" >> "$init"
+		expected+=("$n")
+	done
+}
+add_runs abi "" $abi
 for b in $lib; do
 	n=$(basename "$b")
 	if [ ! -x "$b" ]; then
@@ -160,13 +166,7 @@ for b in $lib; do
 		expected+=("$n[$be]")
 	done
 done
-for b in $bench; do
-	n=$(basename "$b")
-	if [ ! -x "$b" ]; then result FAIL "$n"; say "$b not built"; missing_bins=1; continue; fi
-	g=$(add_bin bench "$b")
-	echo "run '$n' $g ${VM_BENCH_ARGS:-}" >> "$init"
-	expected+=("$n")
-done
+add_runs bench "${VM_BENCH_ARGS:-}" $bench
 cat >> "$init" <<'EOF'
 echo "@@DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
