@@ -19,10 +19,15 @@ comma       := ,
 SANITIZE    ?=
 B           ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
-WARN        := -Wall -Wextra -Werror
+# -Werror for the project's own builds (make, make check, CI); a packager
+# who passes CFLAGS gets warnings, not failures (WERROR=-Werror to insist).
+ifeq ($(filter command line environment,$(origin CFLAGS)),)
+WERROR      ?= -Werror
+endif
+WARN        := -Wall -Wextra $(WERROR)
 CFLAGS      ?= -O2 -g
 SAN_FLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
-ALL_CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) -Iinclude -pthread
+ALL_CFLAGS  := -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -Iinclude -pthread
 LIB_CFLAGS  := $(ALL_CFLAGS) -fPIC
 ALL_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS) -pthread
 
@@ -45,11 +50,12 @@ EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all lib tests static-tests check run-tests bench install uninstall clean vm-check deps
 
+# The default goal: the library, as a user expects from plain make.
+all: lib
+
 # Build tools a fresh Debian machine may lack (installed when missing).
 deps:
 	@scripts/need-packages.sh gcc g++ libc6-dev pkg-config
-
-all: lib
 
 lib: $(SHLIB) $(STLIB) $(B)/libpercpu.so $(B)/percpu.pc
 
@@ -68,7 +74,17 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/percpu.pc: percpu.pc.in Makefile
+# The .pc file records the install paths: rebuilt whenever they change
+# (a stamp holding PREFIX, LIBDIR, INCLUDEDIR and VERSION).
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(VERSION)
+$(B)/pc-vars: FORCE
+	@mkdir -p $(@D)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(PC_VARS)' ] || echo '$(PC_VARS)' > $@
+
+.PHONY: FORCE
+FORCE:
+
+$(B)/percpu.pc: percpu.pc.in $(B)/pc-vars
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -123,10 +139,12 @@ bench: deps
 	@$(MAKE) --no-print-directory lib $(BENCHES) $(B)/bench/report
 	@B=$(B) bench/run.sh
 
+MAN_PAGES   := $(patsubst man/%,%,$(wildcard man/man*/*.[0-9]))
+
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64 \
 		$(DESTDIR)$(INCLUDEDIR)/percpu/arch/aarch64 \
-		$(DESTDIR)$(MANDIR)/man3
+		$(sort $(dir $(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES))))
 	install -m 644 include/percpu/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/
 	install -m 644 include/percpu/arch/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/
 	install -m 644 include/percpu/arch/x86_64/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64/
@@ -135,12 +153,13 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpercpu.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/percpu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	for m in $(MAN_PAGES); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/$$m || exit 1; done
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/percpu
 	rm -f $(DESTDIR)$(LIBDIR)/libpercpu.* $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/percpu.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES))
 
 clean:
 	rm -rf build build-*

@@ -71,6 +71,13 @@ for e in "$B"/examples/*; do
 	run "example $(basename "$e")" PCPU_TEST=1 -- "$e"
 done
 
+echo "== build and set-up scripts (tests/scripts)"
+for t in tests/scripts/test_*.sh; do
+	n=$(basename "$t" .sh)
+	want "$n" || continue
+	run "$n" -- bash "$t"
+done
+
 if want install; then
 	echo "== make install (DESTDIR), then an example built with pkg-config"
 	d=$log/root
