@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,9 +163,45 @@ out:
 	return ret;
 }
 
-/* Zero [p, p + len) where it is not already: pages that are not
- * resident are zero by construction and stay untouched (no RSS, no page
- * tables for copies of CPUs that never ran). */
+/*
+ * Can the page at pg hold non-zero bytes?  Resident pages can.  A page that
+ * is not resident may be swapped out (to disk or zram) with its contents,
+ * or have no page at all (never touched, or given back with MADV_DONTNEED),
+ * which reads as zero.  mincore() cannot tell the two apart; the page map
+ * can (bit 62: swapped, bit 63: present; both are shown to unprivileged
+ * readers, only the frame numbers are hidden).  Whenever either cannot be
+ * read, assume the page may hold data: scanning it is always correct, and
+ * only costs touching memory.
+ */
+static int page_maybe_nonzero(uintptr_t pg, size_t page)
+{
+	static int pagemap = -1;
+	static pid_t pagemap_pid;
+	unsigned char resident = 1;
+	uint64_t ent;
+
+	if (mincore((void *)pg, page, &resident) || (resident & 1))
+		return 1;
+	/* Opened once per process: a child must not read its parent's. */
+	if (pagemap >= 0 && pagemap_pid != getpid()) {
+		close(pagemap);
+		pagemap = -1;
+	}
+	if (pagemap < 0) {
+		pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		pagemap_pid = getpid();
+		if (pagemap < 0)
+			return 1;
+	}
+	if (pread(pagemap, &ent, sizeof(ent), (off_t)(pg / page * sizeof(ent)))
+	    != (ssize_t)sizeof(ent))
+		return 1;
+	return (ent >> 62) != 0;
+}
+
+/* Zero [p, p + len) where it is not already, without touching pages that
+ * cannot hold data (no RSS, no page tables for copies of CPUs that never
+ * ran). */
 static void clear(char *p, size_t len)
 {
 	size_t page = (size_t)getpagesize();
@@ -172,12 +209,10 @@ static void clear(char *p, size_t len)
 	while (len) {
 		uintptr_t pg = (uintptr_t)p & ~(uintptr_t)(page - 1);
 		size_t n = pg + page - (uintptr_t)p;
-		unsigned char resident = 1;
 
 		if (n > len)
 			n = len;
-		mincore((void *)pg, page, &resident);
-		if (resident & 1) {
+		if (page_maybe_nonzero(pg, page)) {
 			for (size_t i = 0; i < n; i++) {
 				if (p[i]) {
 					memset(p + i, 0, n - i);
@@ -190,19 +225,24 @@ static void clear(char *p, size_t len)
 	}
 }
 
-/* Restore the zero invariant on [off, end) in every copy; whole pages
+/*
+ * Restore the zero invariant on [off, end) in every copy; whole pages
  * inside the coalesced free extent [fo, fo + fl) go back to the kernel
- * instead of being written. */
+ * instead of being written (MADV_DONTNEED also drops swapped-out pages).
+ * Every copy, not only those of possible CPUs: structures and users may
+ * write any copy index below pcpu_nr_copies() (a sparse mask has holes),
+ * and the scan of a copy nobody touched costs two system calls per page.
+ */
 static void scrub(size_t off, size_t end, size_t fo, size_t fl)
 {
 	size_t page = (size_t)getpagesize();
 	size_t pg_lo = (fo + page - 1) & ~(page - 1);
 	size_t pg_hi = (fo + fl) & ~(page - 1);
-	unsigned int cpu;
+	unsigned int cpu, copies = pcpu_nr_copies();
 
 	if (pg_lo >= pg_hi)
 		pg_lo = pg_hi = end;
-	pcpu_for_each_cpu(cpu) {
+	for (cpu = 0; cpu < copies; cpu++) {
 		char *copy = (char *)pcpu_ptr((void *)pcpu_base(), cpu);
 
 		if (pg_lo < pg_hi &&
