@@ -2,20 +2,33 @@
 /*
  * The gs backends.  The ops are one %gs-relative instruction each
  * (percpu/arch/x86_64/gs.h); what differs is who keeps every thread's GS
- * base at base + cpu * stride.
- *
- * Every thread's GS base is cpu * stride, the offset from copy 0 to its
- * CPU's copy (percpu/arch/x86_64/gs.h says why).
+ * base at cpu * stride, the offset from copy 0 to its CPU's copy
+ * (percpu/arch/x86_64/gs.h says why).
  *
  * gs: the kernel, through ARCH_SET_GS_PERCPU (kernel/ in this tree), handed
- * base 0 and the region's stride.  The
- * setting is per task and inherited by clone, so threads created after
- * pcpu_init() are covered by construction.  Threads that already exist are
- * covered by a broadcast: each gets one signal (PCPU_GS_SIGNAL, SIGRTMAX-1
- * by default; the previous disposition is restored after) whose handler
- * makes the same arch_prctl on itself.  A thread that blocks that signal
- * cannot be covered: initialization then fails with ETIMEDOUT rather than
- * leave a thread whose ops would write through a zero GS base.
+ * base 0 and the region's stride.  The setting is per task and inherited by
+ * clone, so the library sets it when it is loaded (a constructor, before
+ * main() or at dlopen), with the stride pcpu_init() will use by default
+ * (PCPU_STRIDE or 1 MiB): every thread created afterwards inherits it, and
+ * pcpu_init() has nothing to do for them.  Design decision: this costs a
+ * process that links the library but never uses it one predictable branch
+ * per context switch in the kernel, and saves every process that does use
+ * it a signal to each of its threads.  PCPU_GS_AT_LOAD=0 turns it off.
+ *
+ * Only when that is not enough does pcpu_init() broadcast: the process had
+ * threads already when the library was loaded (dlopen), or pcpu_init()
+ * chose another stride.  Then each thread gets one signal (PCPU_GS_SIGNAL,
+ * SIGRTMAX-1 by default; the previous disposition is restored after) whose
+ * handler makes the same arch_prctl on itself.  Threads that can never run
+ * user code are not signalled: a zombie (the main thread after
+ * pthread_exit()) and the kernel's io_uring and vhost workers, which block
+ * every signal.  A thread that blocks the signal otherwise cannot be
+ * covered: the gs backend then fails to start with ETIMEDOUT (in automatic
+ * selection the next backend runs) rather than leave a thread whose ops
+ * would write through a wrong GS base.  A thread blocked in sleep(), poll(),
+ * nanosleep(), epoll_wait() or a read() of a pipe may see EINTR (or a short
+ * sleep) from that one signal, SA_RESTART or not: that is the price of the
+ * broadcast, and why it is the exception.
  *
  * gs-pinned: no kernel support, only user FSGSBASE (Linux >= 5.9).  A
  * thread pinned to one CPU never needs its base recomputed, so the library
@@ -47,6 +60,10 @@
 #endif
 
 static unsigned long gs_arg[2];
+/* What the load-time constructor did: the stride it set on the loading
+ * thread (0: nothing), and whether that thread was the only one. */
+static unsigned long load_stride;
+static int load_single;
 /* Threads that ran the covering handler, by tid (append-only, atomic). */
 #define MAX_ACKS	(1 << 16)
 static pid_t gs_acked[MAX_ACKS];
@@ -134,13 +151,39 @@ static int tid_acked(pid_t tid)
 	return 0;
 }
 
-/* A thread that exited after we signalled it needs no covering. */
-static int tid_alive(pid_t tid)
-{
-	char path[64];
+#define PF_IO_WORKER_FLAG	0x00000010u	/* io_uring io-wq, sqpoll */
+#define PF_USER_WORKER_FLAG	0x00004000u	/* io_uring, vhost (6.4+) */
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
-	return access(path, F_OK) == 0;
+/*
+ * Does thread tid still run user code?  Not when it has exited (gone, or a
+ * zombie: the main thread after pthread_exit() stays listed), nor when it
+ * is a kernel worker thread of this process (io_uring's sqpoll and io-wq,
+ * vhost), which blocks every signal and never returns to user space.
+ * From /proc/self/task/<tid>/stat: the state after the command name, then
+ * the flags (task->flags) five fields later.
+ */
+static int tid_runs_user_code(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	unsigned int flags = 0;
+	char state = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state,
+			 &flags) != 2)
+		return 1;	/* unreadable: assume it does */
+	if (state == 'Z' || state == 'X' || state == 'x')
+		return 0;
+	return !(flags & (PF_IO_WORKER_FLAG | PF_USER_WORKER_FLAG));
 }
 
 /*
@@ -155,7 +198,8 @@ static int wait_acks(const struct tid_set *sent, size_t from, int sig,
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = from; i < sent->n; i++) {
-		while (!tid_acked(sent->v[i]) && tid_alive(sent->v[i])) {
+		while (!tid_acked(sent->v[i]) &&
+		       tid_runs_user_code(sent->v[i])) {
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (now.tv_sec - t0.tv_sec >= 2) {
 				snprintf(why, len, "thread %d did not take "
@@ -196,7 +240,8 @@ static int cover_threads(int sig, char *why, size_t len)
 		while ((de = readdir(d))) {
 			pid_t tid = (pid_t)atoi(de->d_name);
 
-			if (tid <= 0 || tid == self || tid_seen(&sent, tid))
+			if (tid <= 0 || tid == self || tid_seen(&sent, tid) ||
+			    !tid_runs_user_code(tid))
 				continue;
 			/* ESRCH: it exited meanwhile, nothing to cover. */
 			if (syscall(SYS_tgkill, pid, tid, sig))
@@ -225,6 +270,15 @@ out:
 	return ret;
 }
 
+/* Does the calling thread stripe with (0, stride) right now? */
+static int self_striped(unsigned long stride)
+{
+	unsigned long arg[2];
+
+	return !arch_prctl(PCPU_ARCH_GET_GS_PERCPU, arg) && arg[0] == 0 &&
+	       arg[1] == stride;
+}
+
 static int gs_start(enum pcpu_index index, char *why, size_t len)
 {
 	struct sigaction sa, old, ign;
@@ -233,15 +287,26 @@ static int gs_start(enum pcpu_index index, char *why, size_t len)
 	int ret;
 
 	(void)index;
+	if (!pcpu__region_covers_kernel_cpus(why, len)) {
+		errno = ENODEV;
+		return -1;
+	}
+	/* GS base = cpu * stride, see percpu/arch/x86_64/gs.h. */
+	gs_arg[0] = 0;
+	gs_arg[1] = (unsigned long)1 << pcpu__rt.shift;
+	/*
+	 * Set at load with this stride while the process was single-threaded:
+	 * every thread since inherited it.  The calling thread still having
+	 * it shows nobody reset it meanwhile.
+	 */
+	if (load_single && load_stride == gs_arg[1] && self_striped(gs_arg[1]))
+		return 0;
 	if (sig <= 0 || sig > SIGRTMAX || sig == SIGKILL || sig == SIGSTOP) {
 		snprintf(why, len, "PCPU_GS_SIGNAL=%s: not a usable signal",
 			 env);
 		errno = EINVAL;
 		return -1;
 	}
-	/* GS base = cpu * stride, see percpu/arch/x86_64/gs.h. */
-	gs_arg[0] = 0;
-	gs_arg[1] = (unsigned long)1 << pcpu__rt.shift;
 	if (arch_prctl(PCPU_ARCH_SET_GS_PERCPU, gs_arg)) {
 		snprintf(why, len, "ARCH_SET_GS_PERCPU: %s", strerror(errno));
 		return -1;
@@ -269,6 +334,52 @@ static int gs_start(enum pcpu_index index, char *why, size_t len)
 	}
 	sigaction(sig, &old, NULL);
 	return ret;
+}
+
+/* Threads of this process, from /proc/self/stat (0: cannot tell). */
+static long nr_threads(void)
+{
+	char buf[1024], *p;
+	long n = 0;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t len;
+
+	if (!f)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	p = strrchr(buf, ')');
+	/* num_threads is field 20; field 3 (state) follows the ')'. */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			 "%*u %*u %*u %*d %*d %*d %*d %ld", &n) != 1)
+		return 0;
+	return n;
+}
+
+/*
+ * At load: stripe the loading thread (and so every thread it creates from
+ * now on) with the stride pcpu_init() will choose unless told otherwise.
+ * Only on a kernel with the feature, only when the gs backend may run, and
+ * never fatal: pcpu_init() checks and falls back to the broadcast.
+ */
+__attribute__((constructor)) static void gs_at_load(void)
+{
+	const char *bk = getenv("PCPU_BACKEND");
+	const char *at_load = getenv("PCPU_GS_AT_LOAD");
+	unsigned long arg[2] = { 0, 0 };
+	int saved = errno;
+
+	if ((bk && *bk && strcmp(bk, "gs")) || (at_load && !strcmp(at_load, "0")))
+		return;
+	arg[1] = pcpu__env_stride();
+	if (!arg[1])
+		return;
+	if (!arch_prctl(PCPU_ARCH_SET_GS_PERCPU, arg)) {
+		load_stride = arg[1];
+		load_single = nr_threads() == 1;
+	}
+	errno = saved;
 }
 
 static int pinned_probe(enum pcpu_index index, char *why, size_t len)

@@ -37,4 +37,10 @@ int pcpu__cpu_possible(unsigned int cpu) PCPU_HIDDEN;
 int pcpu__parse_cpulist(const char *s, void (*fn)(unsigned int, void *),
 			void *arg) PCPU_HIDDEN;
 
+/* The stride PCPU_STRIDE asks for, or the default; 0 if it is invalid. */
+size_t pcpu__env_stride(void) PCPU_HIDDEN;
+/* 1 if the region has a copy for every CPU id the kernel can report, else
+ * 0 with the reason in why (only a test's pretend mask can fall short). */
+int pcpu__region_covers_kernel_cpus(char *why, size_t len) PCPU_HIDDEN;
+
 #endif /* PCPU_INTERNAL_H */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -27,7 +28,9 @@ static const struct pcpu_backend *backend;
 static enum pcpu_index index_src = PCPU_INDEX_CPU;
 static unsigned int nr_possible;
 static uint64_t *possible_mask;		/* nr bits */
-static char init_err[256];
+static char init_err[512];
+/* Where the possible mask came from. */
+static enum { POSSIBLE_SYSFS, POSSIBLE_BOUND, POSSIBLE_TEST } possible_src;
 
 /* Preference order for automatic selection; opt-in entries only by name. */
 static const struct pcpu_backend *const backends[] = {
@@ -94,8 +97,42 @@ static void set_bit(unsigned int cpu, void *arg)
 }
 
 /*
+ * An upper bound on the kernel's nr_cpu_ids, from the kernel itself:
+ * sched_getaffinity() refuses (EINVAL) a mask shorter than nr_cpu_ids bits,
+ * so the shortest length it accepts, in 64-bit words, bounds every CPU id
+ * it can ever report (the bound exceeds nr_cpu_ids by less than 64).  Needs
+ * no /sys and no /proc: containers that hide them cannot mislead it.
+ */
+static unsigned int kernel_cpu_bound(void)
+{
+	/* Linux caps NR_CPUS at 8192; room for four times that.  Static:
+	 * runs under init_lock, maybe on a thread with a small stack. */
+	static uint64_t mask[512];
+	size_t lo = 0, hi = sizeof(mask) / 8;
+
+	if (syscall(SYS_sched_getaffinity, 0, sizeof(mask), mask) < 0)
+		return 1u << 15;	/* seccomp?  Still a safe bound. */
+	/* Invariant: lo words are refused (or lo == 0), hi are accepted. */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (syscall(SYS_sched_getaffinity, 0, mid * 8, mask) < 0 &&
+		    errno == EINVAL)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (unsigned int)(hi * 64);
+}
+
+/*
  * The possible mask, not the online or allowed one: a CPU brought online
- * later, or outside our cpuset now, must still have a copy.
+ * later, or outside our cpuset now, must still have a copy.  When /sys is
+ * hidden or unreadable, every id below the kernel's bound counts as
+ * possible: never a CPU *count* (sysconf), which says nothing about the
+ * highest id (offline or SMT-off CPUs, restricted cpusets).  The gs
+ * backends address copy <cpu> for whatever CPU the kernel runs them on, so
+ * for them too the region must cover every id the kernel can report.
  */
 static int read_possible(void)
 {
@@ -112,14 +149,14 @@ static int read_possible(void)
 		/* Tests only: pretend the possible mask is this list. */
 		n = strlen(test) < sizeof(buf) - 1 ? strlen(test) : 0;
 		memcpy(buf, test, n);
+		possible_src = POSSIBLE_TEST;
 	}
 	buf[n] = 0;
 	if (!n || pcpu__parse_cpulist(buf, count_max, &nr) || !nr) {
-		long conf = sysconf(_SC_NPROCESSORS_CONF);
-
-		snprintf(buf, sizeof(buf), "0-%ld", conf > 0 ? conf - 1 : 0);
+		snprintf(buf, sizeof(buf), "0-%u", kernel_cpu_bound() - 1);
 		nr = 0;
 		pcpu__parse_cpulist(buf, count_max, &nr);
+		possible_src = POSSIBLE_BOUND;
 	}
 	possible_mask = calloc((nr + 63) / 64, sizeof(uint64_t));
 	if (!possible_mask)
@@ -127,6 +164,23 @@ static int read_possible(void)
 	nr_possible = 0;
 	pcpu__parse_cpulist(buf, set_bit, possible_mask);
 	pcpu__rt.nr = nr;
+	return 0;
+}
+
+int pcpu__region_covers_kernel_cpus(char *why, size_t len)
+{
+	unsigned int bound;
+
+	/* /sys's mask ends at nr_cpu_ids - 1 and the fallback is the
+	 * kernel's own bound: only a test's pretend mask can fall short. */
+	if (possible_src != POSSIBLE_TEST)
+		return 1;
+	bound = kernel_cpu_bound();
+	if (pcpu__rt.nr >= bound)
+		return 1;
+	snprintf(why, len, "the possible mask has %u ids but the kernel may "
+		 "run this process on CPU ids up to %u", pcpu__rt.nr,
+		 bound - 1);
 	return 0;
 }
 
@@ -161,6 +215,19 @@ static int parse_size(const char *s, size_t *out)
 		return -1;
 	*out = (size_t)v;
 	return 0;
+}
+
+size_t pcpu__env_stride(void)
+{
+	const char *env = getenv("PCPU_STRIDE");
+	size_t stride = PCPU_DEFAULT_STRIDE;
+
+	if (env && *env && parse_size(env, &stride))
+		return 0;
+	if (stride & (stride - 1) || stride < PCPU_MIN_STRIDE ||
+	    stride > PCPU_MAX_STRIDE)
+		return 0;
+	return stride;
 }
 
 static int resolve_params(const struct pcpu_params *in, struct pcpu_params *p)
@@ -200,34 +267,75 @@ static int resolve_params(const struct pcpu_params *in, struct pcpu_params *p)
 	return 0;
 }
 
-static const struct pcpu_backend *find_backend(const struct pcpu_params *p)
+#define NR_BACKENDS	(sizeof(backends) / sizeof(backends[0]))
+
+/* The backend named name, or NULL (EINVAL, with a reason). */
+static const struct pcpu_backend *named_backend(const char *name)
+{
+	for (size_t i = 0; i < NR_BACKENDS; i++)
+		if (!strcmp(backends[i]->name, name))
+			return backends[i];
+	fail(EINVAL, "backend %s: unknown (gs, gs-pinned, rseq, atomic)", name);
+	return NULL;
+}
+
+/*
+ * Probe, then start bk.  0 on success; -1 with errno and the reason in
+ * init_err otherwise (prefixed by what came before, so that a backend
+ * passed over in automatic selection stays explained).
+ */
+static int try_backend(const struct pcpu_backend *bk, enum pcpu_index index,
+		       int forced)
 {
 	char why[200];
-	size_t i;
+	size_t used = strlen(init_err);
+	int err;
 
+	if (bk->probe(index, why, sizeof(why))) {
+		err = errno ? errno : ENODEV;
+		snprintf(init_err + used, sizeof(init_err) - used,
+			 "%sbackend %s unavailable: %s", used ? "; " : "",
+			 bk->name, why);
+		errno = forced ? err : ENODEV;
+		return -1;
+	}
+	if (bk->start(index, why, sizeof(why))) {
+		err = errno ? errno : ENODEV;
+		snprintf(init_err + used, sizeof(init_err) - used,
+			 "%sbackend %s could not start: %s", used ? "; " : "",
+			 bk->name, why);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start the backend asked for, or the first in preference order that
+ * probes and starts.  A forced backend that fails is an error (never
+ * silently replaced); in automatic selection a backend that cannot start
+ * (the gs broadcast timed out, say) gives way to the next one, and
+ * pcpu_init_error() keeps saying why.
+ */
+static const struct pcpu_backend *start_backend(const struct pcpu_params *p)
+{
+	const struct pcpu_backend *bk;
+
+	init_err[0] = 0;
 	if (p->backend) {
-		for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-			if (strcmp(backends[i]->name, p->backend))
-				continue;
-			if (backends[i]->probe(p->index, why, sizeof(why))) {
-				fail(errno ? errno : ENODEV,
-				     "backend %s unavailable: %s", p->backend,
-				     why);
-				return NULL;
-			}
-			return backends[i];
-		}
-		fail(EINVAL, "backend %s: unknown (gs, gs-pinned, rseq, atomic)",
-		     p->backend);
-		return NULL;
+		bk = named_backend(p->backend);
+		if (!bk || try_backend(bk, p->index, 1))
+			return NULL;
+		return bk;
 	}
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		if (!backends[i]->opt_in &&
-		    !backends[i]->probe(p->index, why, sizeof(why)))
+	for (size_t i = 0; i < NR_BACKENDS; i++) {
+		if (backends[i]->opt_in)
+			continue;
+		if (!try_backend(backends[i], p->index, 0))
 			return backends[i];
 	}
-	fail(ENODEV, "no backend supports index source %s: %s",
-	     p->index == PCPU_INDEX_CID ? "cid" : "cpu", why);
+	fail(ENODEV, "no backend supports index source %s: %.400s",
+	     p->index == PCPU_INDEX_CID ? "cid" : "cpu", init_err);
 	return NULL;
 }
 
@@ -259,7 +367,6 @@ static int init_locked(const struct pcpu_params *in)
 	const struct pcpu_backend *bk;
 	void *mem;
 	size_t len;
-	char why[200];
 	int id;
 
 	if (resolve_params(in, &p))
@@ -274,9 +381,6 @@ static int init_locked(const struct pcpu_params *in)
 	}
 	if (!possible_mask && read_possible())
 		return -1;
-	bk = find_backend(&p);
-	if (!bk)
-		return -1;
 	pcpu__rt.shift = (unsigned int)__builtin_ctzll(p.stride);
 	/* One copy per possible CPU id, plus the spare copy (index nr). */
 	len = ((size_t)pcpu__rt.nr + 1) << pcpu__rt.shift;
@@ -287,18 +391,19 @@ static int init_locked(const struct pcpu_params *in)
 			    strerror(errno));
 	pcpu__rt.base = (uintptr_t)mem;
 	pcpu__rt.cpu_rdpid = (uint32_t)rdpid_works();
-	if (bk->start(p.index, why, sizeof(why))) {
-		int err = errno ? errno : ENODEV;
+	bk = start_backend(&p);
+	if (!bk) {
+		int err = errno;
 
 		munmap(mem, len);
 		pcpu__rt.base = 0;
-		return fail(err, "backend %s: %s", bk->name, why);
+		errno = err;
+		return -1;
 	}
 	backend = bk;
 	index_src = p.index;
 	p.backend = bk->name;
 	active = p;
-	init_err[0] = 0;
 	id = bk->id;
 	if (id == PCPU__BK_RSEQ_CPU && p.index == PCPU_INDEX_CID)
 		id = PCPU__BK_RSEQ_CID;

@@ -2,16 +2,20 @@
 /*
  * Threads that exist before the library initializes must be covered too:
  * with rseq they register (or use glibc's area) on their first op; with gs
- * pcpu_init() hands each of them the striping through a signal.  They then
- * count exactly.  With gs, a thread that blocks the covering signal makes
- * pcpu_init() fail with ETIMEDOUT instead of leaving it uncovered (checked
- * in a child process).
+ * they inherited the striping the library set when it was loaded, unless
+ * pcpu_init() picks another stride, as here (2 MiB, the default being
+ * 1 MiB): then pcpu_init() hands each of them the new striping through a
+ * signal.  They then count exactly.  With gs forced, a thread that blocks
+ * the covering signal makes pcpu_init() fail with ETIMEDOUT instead of
+ * leaving it uncovered (checked in a child process).
  */
 #include "stress.h"
 
 #include <sys/wait.h>
 
 static struct stress s;
+/* Not the default stride: the gs backend must re-stripe every thread. */
+static const struct pcpu_params params = { .stride = 2u << 20 };
 static pthread_barrier_t ready, go;
 static long per_thread;
 
@@ -51,7 +55,7 @@ static int blocked_child(void)
 	pthread_barrier_init(&ready, NULL, 2);
 	pthread_create(&t, NULL, blocker, NULL);
 	pthread_barrier_wait(&ready);
-	if (pcpu_init(NULL) == 0)
+	if (pcpu_init(&params) == 0)
 		return 1;
 	if (errno == ENODEV)
 		return T_SKIP;
@@ -88,7 +92,7 @@ int main(void)
 	for (int i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, early, (void *)(uintptr_t)(i + 1));
 	pthread_barrier_wait(&ready);
-	t_init(NULL);
+	t_init(&params);
 	stress_init(&s);
 	pthread_barrier_wait(&go);
 	for (int i = 0; i < n; i++)

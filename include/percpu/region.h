@@ -56,16 +56,27 @@ struct pcpu_params {
 /*
  * pcpu_init - set up the region and choose a backend.
  *
- * Optional: the first pcpu_alloc() initializes with defaults.  Returns 0,
- * or -1 with errno: EINVAL (bad stride, backend or index name), ENODEV (the
- * requested backend or index source is not available here: never silently
- * replaced by another), ENOMEM (address space), EBUSY (already initialized
- * with different parameters).  pcpu_init_error() then says why in words.
- * MT-safe; not async-signal-safe.
+ * Optional: the first pcpu_alloc() initializes with defaults.  Without a
+ * backend named (params or PCPU_BACKEND), the first of gs, rseq, atomic
+ * that is available *and starts* runs: a backend that probes fine but
+ * cannot start (the gs backend could not cover a thread, say) gives way to
+ * the next one, and pcpu_init_error() says why.  A backend asked for by
+ * name is never replaced: if it cannot run, pcpu_init() fails.
+ * Returns 0, or -1 with errno: EINVAL (bad stride, backend or index name),
+ * ENODEV (the requested backend or index source is not available here),
+ * ETIMEDOUT (gs: a thread could not be covered, see gs.h), ENOMEM (address
+ * space), EBUSY (already initialized with different parameters).
+ * pcpu_init_error() then says why in words.  MT-safe; not
+ * async-signal-safe.
  */
 int pcpu_init(const struct pcpu_params *params);
 
-/* Human-readable reason of the last failed initialization, or "". */
+/*
+ * Why the last initialization failed; after a successful automatic one,
+ * why the backends preferred over the one running were passed over (e.g.
+ * "backend gs unavailable: the kernel lacks ARCH_SET_GS_PERCPU"); "" when
+ * nothing was passed over.  MT-safe.
+ */
 const char *pcpu_init_error(void);
 
 /*
@@ -88,7 +99,8 @@ enum pcpu_index pcpu_index_source(void);
  * Counters of the rseq backend's slow path, process-wide since start:
  * sequences aborted (preemption, migration, signal), ops that took the
  * spare-copy fallback, threads the library registered itself, and whether
- * the library's own rseq area is in use (1) or glibc's (0).  MT-safe.
+ * the library's own rseq area is in use (1) or glibc's (0).  Returns 0, or
+ * -1 with errno EINVAL (st NULL).  MT-safe.
  */
 struct pcpu_rseq_stats {
 	unsigned long aborts;
@@ -96,7 +108,7 @@ struct pcpu_rseq_stats {
 	unsigned long registrations;
 	int own_area;
 };
-void pcpu_rseq_stats(struct pcpu_rseq_stats *st);
+int pcpu_rseq_stats(struct pcpu_rseq_stats *st);
 
 /*
  * Copy indices that may hold data, for summing: every possible CPU, or
