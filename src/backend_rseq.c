@@ -161,13 +161,16 @@ int pcpu__rseq_slow(int status, int tries)
 	return 1;
 }
 
-void pcpu_rseq_stats(struct pcpu_rseq_stats *st)
+int pcpu_rseq_stats(struct pcpu_rseq_stats *st)
 {
+	if (!st)
+		return pcpu__einval();
 	st->aborts = __atomic_load_n(&n_aborts, __ATOMIC_RELAXED);
 	st->fallbacks = __atomic_load_n(&n_fallbacks, __ATOMIC_RELAXED);
 	st->registrations = __atomic_load_n(&n_registrations,
 					    __ATOMIC_RELAXED);
 	st->own_area = use_own;
+	return 0;
 }
 
 const struct pcpu_backend pcpu_backend_rseq = {
@@ -194,9 +197,12 @@ int pcpu__rseq_slow(int status, int tries)
 	return 1;
 }
 
-void pcpu_rseq_stats(struct pcpu_rseq_stats *st)
+int pcpu_rseq_stats(struct pcpu_rseq_stats *st)
 {
+	if (!st)
+		return pcpu__einval();
 	memset(st, 0, sizeof(*st));
+	return 0;
 }
 
 const struct pcpu_backend pcpu_backend_rseq = {

@@ -30,10 +30,20 @@ int pcpu_counter_destroy(struct pcpu_counter *c)
 	return 0;
 }
 
+int pcpu__einval(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
 int64_t pcpu_counter_sum(const struct pcpu_counter *c)
 {
-	int64_t sum = __atomic_load_n(&c->count, __ATOMIC_RELAXED);
+	int64_t sum;
 	unsigned int cpu;
+
+	if (!PCPU__COUNTER_OK(c))
+		return pcpu__einval() + 1;
+	sum = __atomic_load_n(&c->count, __ATOMIC_RELAXED);
 
 	pcpu_for_each_cpu(cpu)
 		sum += __atomic_load_n(pcpu_ptr(c->deltas, cpu),
@@ -45,17 +55,22 @@ int64_t pcpu_counter_error_bound(const struct pcpu_counter *c)
 {
 	unsigned int cpu, n = 0;
 
+	if (!PCPU__COUNTER_OK(c))
+		return pcpu__einval();
 	pcpu_for_each_cpu(cpu)
 		n++;
 	return (c->batch - 1) * (int64_t)n;
 }
 
-void pcpu_counter_set(struct pcpu_counter *c, int64_t v)
+int pcpu_counter_set(struct pcpu_counter *c, int64_t v)
 {
 	unsigned int cpu;
 
+	if (!PCPU__COUNTER_OK(c))
+		return pcpu__einval();
 	pcpu_for_each_cpu(cpu)
 		__atomic_store_n(pcpu_ptr(c->deltas, cpu), 0,
 				 __ATOMIC_RELAXED);
 	__atomic_store_n(&c->count, v, __ATOMIC_RELAXED);
+	return 0;
 }

@@ -270,9 +270,12 @@ out:
 	errno = saved;
 }
 
-void pcpu_brlock_write_lock(struct pcpu_brlock *l)
+int pcpu_brlock_write_lock(struct pcpu_brlock *l)
 {
 	int saved = errno, spins = 0;
+
+	if (!l || !l->readers)
+		return pcpu__einval();
 
 	mutex_lock(&l->wlock);
 	__atomic_store_n(&l->writer, (l->rfence ? PCPU__BRLOCK_RFENCE : 0) | 1,
@@ -295,11 +298,15 @@ void pcpu_brlock_write_lock(struct pcpu_brlock *l)
 	PCPU__FENCE_ACQ();
 	PCPU__HB_ACQUIRE(l);
 	errno = saved;
+	return 0;
 }
 
-void pcpu_brlock_write_unlock(struct pcpu_brlock *l)
+int pcpu_brlock_write_unlock(struct pcpu_brlock *l)
 {
 	int saved = errno;
+
+	if (!l || !l->readers)
+		return pcpu__einval();
 
 	/* Release: our critical section before readers get in; pairs with
 	 * the acquire load of l->writer in read_lock. */
@@ -309,6 +316,7 @@ void pcpu_brlock_write_unlock(struct pcpu_brlock *l)
 		futex_wake_n(&l->writer, INT_MAX);
 	mutex_unlock(&l->wlock);
 	errno = saved;
+	return 0;
 }
 
 int pcpu_brlock_uses_membarrier(const struct pcpu_brlock *l)

@@ -49,20 +49,28 @@ int pcpu_counter_init(struct pcpu_counter *c, int64_t initial, int64_t batch);
 /* Release c's per-CPU memory.  Returns 0 or -1/EINVAL; c is then unusable. */
 int pcpu_counter_destroy(struct pcpu_counter *c);
 
+/* A counter that pcpu_counter_init() set up (not NULL, not zero-filled,
+ * not destroyed). */
+#define PCPU__COUNTER_OK(c)	((c) && (c)->deltas)
+
 /*
- * pcpu_counter_add - add v.  Lock-free; MT-safe, async-signal-safe.
+ * pcpu_counter_add - add v.  Returns 0, or -1 with errno EINVAL (c NULL
+ * or not initialized: nothing is counted).  Lock-free; MT-safe,
+ * async-signal-safe.
  * The fold computes the new delta from the value it read and installs it
  * with cmpxchg, on whichever copy the cmpxchg hits: if that copy still holds
  * the value read, the add is valid there too; if not, retry with the value
  * it does hold.  Nothing is ever added twice or dropped.
  */
-static inline void pcpu_counter_add(struct pcpu_counter *c, int64_t v)
+static inline int pcpu_counter_add(struct pcpu_counter *c, int64_t v)
 {
 	int64_t old, seen, sum;
 
+	if (PCPU__UNLIKELY(!PCPU__COUNTER_OK(c)))
+		return pcpu__einval();
 	if (v >= c->batch || v <= -c->batch) {
 		__atomic_fetch_add(&c->count, v, __ATOMIC_RELAXED);
-		return;
+		return 0;
 	}
 	old = this_cpu_read(c->deltas);
 	for (;;) {
@@ -70,46 +78,62 @@ static inline void pcpu_counter_add(struct pcpu_counter *c, int64_t v)
 		if (sum < c->batch && sum > -c->batch) {
 			seen = this_cpu_cmpxchg(c->deltas, old, sum);
 			if (seen == old)
-				return;
+				return 0;
 		} else {
 			seen = this_cpu_cmpxchg(c->deltas, old, 0);
 			if (seen == old) {
 				__atomic_fetch_add(&c->count, sum,
 						   __ATOMIC_RELAXED);
-				return;
+				return 0;
 			}
 		}
 		old = seen;
 	}
 }
 
-static inline void pcpu_counter_inc(struct pcpu_counter *c)
+/* pcpu_counter_inc / pcpu_counter_dec - add 1 / -1 (as pcpu_counter_add). */
+static inline int pcpu_counter_inc(struct pcpu_counter *c)
 {
-	pcpu_counter_add(c, 1);
+	return pcpu_counter_add(c, 1);
 }
 
-static inline void pcpu_counter_dec(struct pcpu_counter *c)
+static inline int pcpu_counter_dec(struct pcpu_counter *c)
 {
-	pcpu_counter_add(c, -1);
+	return pcpu_counter_add(c, -1);
 }
 
-/* The folded total: O(1), approximate (see above).  MT-safe. */
+/*
+ * pcpu_counter_read - the folded total: O(1), approximate (see above).
+ * Returns 0 with errno EINVAL when c is NULL or not initialized (errno is
+ * left alone otherwise: clear it first to tell).  MT-safe,
+ * async-signal-safe.
+ */
 static inline int64_t pcpu_counter_read(const struct pcpu_counter *c)
 {
+	if (PCPU__UNLIKELY(!PCPU__COUNTER_OK(c)))
+		return pcpu__einval() + 1;
 	return __atomic_load_n(&c->count, __ATOMIC_RELAXED);
 }
 
-/* The folded total plus every delta: exact when no add is in flight. */
+/*
+ * pcpu_counter_sum - the folded total plus every delta: exact when no add
+ * is in flight.  Returns 0 with errno EINVAL when c is NULL or not
+ * initialized.  MT-safe, async-signal-safe.
+ */
 int64_t pcpu_counter_sum(const struct pcpu_counter *c);
 
-/* Maximum |read - sum| when no add is in flight. */
+/*
+ * pcpu_counter_error_bound - maximum |read - sum| when no add is in
+ * flight.  Returns -1 with errno EINVAL when c is NULL or not initialized.
+ */
 int64_t pcpu_counter_error_bound(const struct pcpu_counter *c);
 
 /*
  * pcpu_counter_set - make the value v.  Exact when no add runs at the same
- * time; an add racing with it may or may not be included.
+ * time; an add racing with it may or may not be included.  Returns 0, or
+ * -1 with errno EINVAL (c NULL or not initialized).
  */
-void pcpu_counter_set(struct pcpu_counter *c, int64_t v);
+int pcpu_counter_set(struct pcpu_counter *c, int64_t v);
 
 #ifdef __cplusplus
 }

@@ -98,7 +98,6 @@ void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define PCPU__IGNORE_READS_END()   ((void)0)
 #endif
 #define PCPU__BARRIER()		__asm__ __volatile__("" : : : "memory")
-#define PCPU__UNLIKELY(x)	__builtin_expect(!!(x), 0)
 
 /* ---- per-CPU spinlock ------------------------------------------------ */
 
@@ -258,10 +257,13 @@ void pcpu__brlock_unlock_slow(struct pcpu_brlock *l);
  * not exclude each other; they exclude writers.  Fast path: one this_cpu
  * increment and one load of a read-mostly shared word.  Sleeps while a
  * writer holds or waits for the lock.  Not recursive while a writer may
- * wait.  MT-safe; not async-signal-safe.
+ * wait.  Returns 0, or -1 with errno EINVAL (l NULL or not initialized:
+ * nothing is locked).  MT-safe; not async-signal-safe.
  */
-static inline void pcpu_brlock_read_lock(struct pcpu_brlock *l)
+static inline int pcpu_brlock_read_lock(struct pcpu_brlock *l)
 {
+	if (PCPU__UNLIKELY(!l || !l->readers))
+		return pcpu__einval();
 	this_cpu_inc(l->readers);
 	/*
 	 * Dekker: the increment must be visible before we load the writer
@@ -273,15 +275,19 @@ static inline void pcpu_brlock_read_lock(struct pcpu_brlock *l)
 	/* Acquire: pairs with the release exchange in write_unlock. */
 	if (PCPU__UNLIKELY(__atomic_load_n(&l->writer, __ATOMIC_ACQUIRE)))
 		pcpu__brlock_read_slow(l);
+	return 0;
 }
 
 /*
  * pcpu_brlock_read_unlock - leave a read-side critical section (on any
  * CPU; the thread may have migrated).  Wakes a waiting writer when this
- * was the last reader it waits for.  MT-safe; async-signal-safe.
+ * was the last reader it waits for.  Returns 0, or -1 with errno EINVAL (l
+ * NULL or not initialized).  MT-safe; async-signal-safe.
  */
-static inline void pcpu_brlock_read_unlock(struct pcpu_brlock *l)
+static inline int pcpu_brlock_read_unlock(struct pcpu_brlock *l)
 {
+	if (PCPU__UNLIKELY(!l || !l->readers))
+		return pcpu__einval();
 	PCPU__HB_RELEASE(l);
 	/* Release: the critical section's accesses before the decrement
 	 * that lets a writer in; pairs with the writer's acquire fence after
@@ -294,18 +300,23 @@ static inline void pcpu_brlock_read_unlock(struct pcpu_brlock *l)
 	PCPU__BARRIER();
 	if (PCPU__UNLIKELY(__atomic_load_n(&l->writer, __ATOMIC_RELAXED)))
 		pcpu__brlock_unlock_slow(l);
+	return 0;
 }
 
 /*
  * pcpu_brlock_write_lock - exclude every reader and every other writer.
  * Announces itself (new readers wait), then sleeps until the readers
  * inside have left.  Cost: a membarrier() system call (a few µs) plus
- * one load per CPU copy.  MT-safe; not async-signal-safe.
+ * one load per CPU copy.  Returns 0, or -1 with errno EINVAL (l NULL or
+ * not initialized).  MT-safe; not async-signal-safe.
  */
-void pcpu_brlock_write_lock(struct pcpu_brlock *l);
+int pcpu_brlock_write_lock(struct pcpu_brlock *l);
 
-/* pcpu_brlock_write_unlock - release, waking sleeping readers. */
-void pcpu_brlock_write_unlock(struct pcpu_brlock *l);
+/*
+ * pcpu_brlock_write_unlock - release, waking sleeping readers.  Returns 0,
+ * or -1 with errno EINVAL (l NULL or not initialized).
+ */
+int pcpu_brlock_write_unlock(struct pcpu_brlock *l);
 
 /*
  * pcpu_brlock_uses_membarrier - 1 when l's readers run fence-free (the

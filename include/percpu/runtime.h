@@ -28,6 +28,7 @@ extern "C" {
  * more than the op. */
 #define PCPU__INLINE	static inline __attribute__((always_inline))
 #define PCPU__LIKELY(x)	__builtin_expect(!!(x), 1)
+#define PCPU__UNLIKELY(x)	__builtin_expect(!!(x), 0)
 
 enum pcpu__backend_id {
 	PCPU__BK_NONE = 0,	/* not initialized */
@@ -63,6 +64,9 @@ extern struct pcpu__runtime pcpu__rt;
  * row: single-stepping, binary instrumentation).
  */
 int pcpu__rseq_slow(int status, int tries);
+/* Set errno to EINVAL and return -1: the cold branch of the inline
+ * functions' argument checks, out of line. */
+int pcpu__einval(void);
 /* The CPU number by system call (vDSO getcpu), for the atomic backend. */
 unsigned int pcpu__getcpu(void);
 
