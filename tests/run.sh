@@ -6,6 +6,7 @@
 #   SANITIZE   set when the build is instrumented: valgrind and the kernel
 #              VM are skipped (with the reason printed)
 #   PCPU_TESTS only run tests whose name matches this pattern
+#   PCPU_SKIP_VM  skip the kernel VM (reported as a skip)
 set -u
 B=${B:-build}
 SANITIZE=${SANITIZE:-}
@@ -137,6 +138,8 @@ if want vm; then
 	echo "== kernel VM (ARCH_SET_GS_PERCPU under QEMU)"
 	if [ -n "$SANITIZE" ]; then
 		result skip "vm" "instrumented build (SANITIZE=$SANITIZE): run make check without SANITIZE"
+	elif [ -n "${PCPU_SKIP_VM:-}" ]; then
+		result skip "vm" "PCPU_SKIP_VM is set (a developer's quick run)"
 	elif [ ! -f vm/vm.mk ]; then
 		result skip "vm" "no vm/ harness in this tree"
 	else
