@@ -160,6 +160,28 @@ if want vm; then
 	fi
 fi
 
+# ---- kernel series: owned by kernel/ (kept apart from the blocks above) ----
+# The series applies with git am to a clean 6.12 tree and passes
+# checkpatch --strict with no errors (kernel/check-series.sh; the clean
+# tree is cached outside the clone, a warm run takes seconds).
+if want kernel-series; then
+	echo "== kernel series (kernel/check-series.sh: git am onto clean 6.12, checkpatch --strict)"
+	if [ ! -x kernel/check-series.sh ]; then
+		result skip "kernel-series" "no kernel/check-series.sh in this tree"
+	else
+		kernel/check-series.sh >"$log/series" 2>&1
+		rc=$?
+		grep -E '^check-series: (PASS|FAIL): ' "$log/series" |
+			sed 's/^check-series: /    /'
+		case $rc in
+		0)	result pass "kernel-series" ;;
+		77)	result skip "kernel-series" "$(sed -n 's/^skip: //p' "$log/series" | head -1)" ;;
+		*)	result fail "kernel-series"
+			tail -n 40 "$log/series" | sed 's/^/    /' ;;
+		esac
+	fi
+fi
+
 echo
 if [ $fail -gt 0 ]; then
 	echo "failed:"
