@@ -44,8 +44,6 @@ TESTS       := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 STATIC_TESTS := $(TEST_SRCS:tests/%.c=$(B)/tests-static/%)
 TEST_LIB    := tests/harness.h
 
-BENCH_SRCS  := $(wildcard bench/bench_*.c)
-BENCHES     := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all lib tests static-tests check run-tests bench install uninstall clean vm-check deps
@@ -104,10 +102,6 @@ $(B)/tests/cxx_header: tests/cxx_header.cc $(SHLIB) $(HEADERS)
 	$(CXX) -std=c++17 $(WARN) $(CFLAGS) $(SAN_FLAGS) -Iinclude -o $@ $< \
 		-L$(B) -Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
 
-$(B)/bench/%: bench/%.c bench/bench.h $(STLIB) $(HEADERS)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(STLIB) $(ALL_LDFLAGS) $(BENCH_LIBS)
-
 $(B)/examples/%: examples/%.c $(SHLIB) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
@@ -123,6 +117,8 @@ VM_GUEST_ENV ?= PCPU_STRESS_SCALE=0.03
 -include vm/vm.mk
 # libFuzzer target for the ring consumer: make fuzz (FUZZ_TIME=seconds).
 -include fuzz/fuzz.mk
+# make bench: our benches and the peers, table, plots, summary.
+-include bench/bench.mk
 
 check: deps
 	@$(MAKE) --no-print-directory tests $(if $(SANITIZE),,static-tests)
@@ -130,14 +126,6 @@ check: deps
 
 run-tests:
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh
-
-$(B)/bench/report: bench/report.c
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $<
-
-bench: deps
-	@$(MAKE) --no-print-directory lib $(BENCHES) $(B)/bench/report
-	@B=$(B) bench/run.sh
 
 MAN_PAGES   := $(patsubst man/%,%,$(wildcard man/man*/*.[0-9]))
 

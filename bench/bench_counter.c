@@ -14,7 +14,9 @@
  * long incremented in place: one %fs-relative add, no atomicity, merged by
  * hand), ptr-plain (the same through a register address), shared-atomic
  * (one atomic_fetch_add for all threads), thread-padded-atomic (one
- * cache-line-padded atomic per thread).
+ * cache-line-padded atomic per thread).  The peers (Concurrency Kit's
+ * ck_pr, the kernel's rseq selftest) are in peer_ck.c and
+ * peer_kselftest_rseq.c: they need packages this file must not.
  */
 #include "bench.h"
 
@@ -187,14 +189,15 @@ struct variant {
 
 int main(int argc, char **argv)
 {
-	int pcpu = bench_mode_pcpu(argc, argv);
+	int pcpu = bench_mode(argc, argv) == BENCH_PCPU;
 	static const struct variant base[] = {
 		{ "tls-plain", tls_add, tls_add4 },
 		{ "ptr-plain", ptr_add, ptr_add4 },
 		{ "shared-atomic", shared_add, shared_add4 },
 		{ "thread-padded-atomic", padded_add, padded_add4 },
 	};
-	int counts[3], nc = bench_thread_counts(counts), rc = 0;
+	int counts[BENCH_MAX_COUNTS], rc = 0;
+	int nc = bench_thread_counts(counts);
 
 	if (pcpu) {
 		for (int j = 0; j < 4; j++)
