@@ -16,8 +16,11 @@
  * and store and leaves the writer path alone.  This consumer does not
  * wait for commits: a writer preempted between reserve and commit for
  * longer than half a buffer of other writers' records is lapped, and its
- * commit then fails (EINVAL); the bench counts those apart.  Every op
- * must either commit or be lapped, exactly (the verify callback).
+ * commit is then refused (EINVAL: commit checks the header against the
+ * buffer's reservation word, so a reservation whose space a later lap
+ * took is refused even before the later writer has overwritten its
+ * header); the bench counts those apart.  Every op must either commit or
+ * be lapped, exactly (the verify callback).
  *
  * ring_reserve_commit_noclock: the same without the timestamp
  * (PCPU_RING_NO_CLOCK; the baseline skips its rdtsc too).  rdtsc alone

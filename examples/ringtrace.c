@@ -5,7 +5,11 @@
  * ring; a consumer in a separate process (forked here, but it only uses
  * the memfd it inherited, as any process it was passed to could) maps the
  * ring and drains it in timestamp order, then prints how many events it
- * got per thread, what was lost, and the slowest request.
+ * got per thread, what was lost, and the slowest request.  The consumer
+ * trusts nothing the writers put in shared memory: it opens the ring
+ * with pcpu_ring_reader_open_fd() (which checks that the memfd's size is
+ * sealed before mapping it), takes records of any size a writer may
+ * produce, and counts the ones that are not events.
  *
  *   ringtrace [threads] [events-per-thread]
  */
@@ -18,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,29 +62,38 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* The consumer process: only the fd and the size cross over. */
-static int consume(int fd, size_t size, int nthreads, int *done_pipe)
+/* Any record a writer can produce fits: no EMSGSIZE, no record stuck. */
+static unsigned char rec[PCPU_RING_MAX_PAGE];
+
+/* The consumer process: only the fd crosses over. */
+static int consume(int fd, int nthreads, int *done_pipe)
 {
-	/* No memfd here (seccomp): the mapping inherited over fork(). */
-	void *m = fd < 0 ? pcpu_ring_mem(ring) :
-		  mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	long *per = calloc((size_t)nthreads, sizeof(long)), total = 0;
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_entry e;
 	struct event ev, worst = { 0, 0, 0 };
-	uint64_t lost = 0, last = 0, inversions = 0;
+	uint64_t lost = 0, damaged = 0, last = 0, inversions = 0, bogus = 0;
 	char c;
 	int ret, finished = 0;
 
-	if (m == MAP_FAILED || !per || pcpu_ring_reader_open(&rd, m, size)) {
+	/* No memfd here (seccomp): the mapping inherited over fork(). */
+	ret = fd < 0 ? pcpu_ring_reader_open(&rd, pcpu_ring_mem(ring),
+					     pcpu_ring_mem_size(ring)) :
+		       pcpu_ring_reader_open_fd(&rd, fd);
+	if (ret || !per) {
 		perror("consumer");
 		return 1;
 	}
 	for (;;) {
-		while ((ret = pcpu_ring_read_next(&rd, &e, &ev,
-						  sizeof(ev))) == 1) {
-			if (ev.thread < (uint32_t)nthreads)
-				per[ev.thread]++;
+		while ((ret = pcpu_ring_read_next(&rd, &e, rec,
+						  sizeof(rec))) == 1) {
+			memcpy(&ev, rec, sizeof(ev));
+			if (e.len != sizeof(ev) ||
+			    ev.thread >= (uint32_t)nthreads) {
+				bogus++;	/* not one of our events */
+				continue;
+			}
+			per[ev.thread]++;
 			if (ev.latency_ns > worst.latency_ns)
 				worst = ev;
 			inversions += e.stamp < last;
@@ -103,12 +115,15 @@ static int consume(int fd, size_t size, int nthreads, int *done_pipe)
 
 		pcpu_ring_reader_stats(&rd, b, &st);
 		lost += st.lost;
+		damaged += st.corrupt + st.abandoned;
 	}
 	for (int t = 0; t < nthreads; t++)
 		printf("thread %d: %ld events\n", t, per[t]);
-	printf("consumer: %ld events, %llu lost, %llu out of timestamp "
-	       "order; slowest: thread %u request %llu, %u ns\n", total,
-	       (unsigned long long)lost, (unsigned long long)inversions,
+	printf("consumer: %ld events, %llu lost (%llu damaged regions "
+	       "skipped), %llu not events, %llu out of timestamp order; "
+	       "slowest: thread %u request %llu, %u ns\n", total,
+	       (unsigned long long)lost, (unsigned long long)damaged,
+	       (unsigned long long)bogus, (unsigned long long)inversions,
 	       worst.thread, (unsigned long long)worst.request,
 	       worst.latency_ns);
 	pcpu_ring_reader_close(&rd);
@@ -136,8 +151,7 @@ int main(int argc, char **argv)
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[1]);
-		exit(consume(pcpu_ring_fd(ring), pcpu_ring_mem_size(ring), n,
-			      pipefd));
+		exit(consume(pcpu_ring_fd(ring), n, pipefd));
 	}
 	close(pipefd[0]);
 	for (int i = 0; i < n; i++)
