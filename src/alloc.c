@@ -17,8 +17,10 @@
 #include "internal.h"
 
 #define GRANULE		8
-/* Offsets below this stay unused: keeps hot per-CPU words off page offset
- * 0, where they alias (4 KiB) with other page-aligned hot data. */
+/* Offsets below this are never handed out: the library's own word of each
+ * copy sits at offset 0 (the critical sections' lock, src/cs.c), and hot
+ * per-CPU words stay off page offset 0, where they alias (4 KiB) with
+ * other page-aligned hot data. */
 #define FIRST_OFFSET	64
 
 struct extent {

@@ -74,7 +74,13 @@ static unsigned long n_aborts, n_fallbacks, n_registrations;
 
 static long own_offset(void)
 {
-	return (long)((char *)&own_area - (char *)__builtin_thread_pointer());
+	long off = (long)((char *)&own_area - (char *)__builtin_thread_pointer());
+
+	/* Materialize all 64 bits: a 32-bit load of the GOT entry (GCC
+	 * narrows it when the caller truncates) cannot be relaxed by the
+	 * linker in a static link. */
+	__asm__("" : "+r"(off));
+	return off;
 }
 
 static int register_own(void)
@@ -113,14 +119,29 @@ static int rseq_probe(enum pcpu_index index, char *why, size_t len)
 	return -1;
 }
 
+/*
+ * Point the sequences at this process's rseq areas: glibc's when it
+ * registered (the same offset from every thread pointer), else ours.
+ * Also used by the gs backend, whose critical sections (cs.h) are
+ * restartable sequences too.  0, or -1 when rseq cannot run here.
+ */
+int pcpu__rseq_setup(enum pcpu_index index, char *why, size_t len)
+{
+	if (rseq_probe(index, why, len))
+		return -1;
+	use_own = !glibc_registered();
+	pcpu__rt.rseq_off = (int32_t)(use_own ? own_offset() :
+				      (long)__rseq_offset);
+	pcpu__rt.cid = index == PCPU_INDEX_CID;
+	pcpu__rt.rseq_cmp = pcpu__rt.rseq_off +
+			    (pcpu__rt.cid ? PCPU__RSEQ_MM_CID :
+					    PCPU__RSEQ_CPU_ID);
+	return 0;
+}
+
 static int rseq_start(enum pcpu_index index, char *why, size_t len)
 {
-	(void)index;
-	(void)why;
-	(void)len;
-	use_own = !glibc_registered();
-	pcpu__rt.rseq_off = use_own ? own_offset() : (long)__rseq_offset;
-	return 0;
+	return pcpu__rseq_setup(index, why, len);
 }
 
 int pcpu__rseq_slow(int status, int tries)
@@ -175,12 +196,20 @@ int pcpu_rseq_stats(struct pcpu_rseq_stats *st)
 
 const struct pcpu_backend pcpu_backend_rseq = {
 	.name = "rseq",
-	.id = PCPU__BK_RSEQ_CPU,
+	.id = PCPU__BK_RSEQ,
 	.probe = rseq_probe,
 	.start = rseq_start,
 };
 
 #else /* !PCPU_ARCH_HAVE_RSEQ */
+
+int pcpu__rseq_setup(enum pcpu_index index, char *why, size_t len)
+{
+	(void)index;
+	snprintf(why, len, "no rseq sequences for this architecture");
+	errno = ENODEV;
+	return -1;
+}
 
 static int rseq_probe(enum pcpu_index index, char *why, size_t len)
 {
@@ -207,7 +236,7 @@ int pcpu_rseq_stats(struct pcpu_rseq_stats *st)
 
 const struct pcpu_backend pcpu_backend_rseq = {
 	.name = "rseq",
-	.id = PCPU__BK_RSEQ_CPU,
+	.id = PCPU__BK_RSEQ,
 	.probe = rseq_probe,
 	.start = rseq_probe,
 };

@@ -20,6 +20,8 @@
 #include "internal.h"
 
 struct pcpu__runtime pcpu__rt;
+const char *pcpu__rtk;
+const char *pcpu__rtr;
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;			/* read with acquire outside the lock */
@@ -361,6 +363,34 @@ static int rdpid_works(void)
 	return 0;
 }
 
+/* The fast paths' words (percpu/runtime.h), from the fields. */
+static uint64_t runtime_r(void)
+{
+	return (uint64_t)pcpu__rt.nr | (uint64_t)(uint32_t)pcpu__rt.rseq_off << 32;
+}
+
+static uint64_t runtime_k(void)
+{
+	uint64_t f;
+
+	switch (pcpu__rt.backend) {
+	case PCPU__BK_RSEQ:
+		f = pcpu__rt.cid ? PCPU__F_RSEQ_CID | PCPU__F_CS_CID :
+				   PCPU__F_RSEQ_CPU | PCPU__F_CS_CPU;
+		break;
+	case PCPU__BK_GS:
+		f = PCPU__F_GS | (pcpu__rt.cs_locked ? PCPU__F_CS_LOCKED :
+						       PCPU__F_CS_CPU);
+		break;
+	default:
+		f = PCPU__F_ATOMIC | PCPU__F_CS_LOCKED;
+		break;
+	}
+	if (pcpu__rt.cpu_rdpid)
+		f |= PCPU__F_RDPID;
+	return f | pcpu__rt.shift;
+}
+
 static int init_locked(const struct pcpu_params *in)
 {
 	struct pcpu_params p;
@@ -400,14 +430,22 @@ static int init_locked(const struct pcpu_params *in)
 		errno = err;
 		return -1;
 	}
+	{
+		char why[200];
+
+		pcpu__cs_setup(bk->id, why, sizeof(why));
+	}
 	backend = bk;
 	index_src = p.index;
 	p.backend = bk->name;
 	active = p;
 	id = bk->id;
-	if (id == PCPU__BK_RSEQ_CPU && p.index == PCPU_INDEX_CID)
-		id = PCPU__BK_RSEQ_CID;
-	__atomic_store_n(&pcpu__rt.backend, id, __ATOMIC_RELEASE);
+	pcpu__rt.backend = (uint16_t)id;
+	/* Release: whoever sees the word sees the region and the fields. */
+	__atomic_store_n(&pcpu__rtr, (const char *)(uintptr_t)runtime_r(),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&pcpu__rtk, (const char *)(uintptr_t)runtime_k(),
+			 __ATOMIC_RELEASE);
 	__atomic_store_n(&initialized, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -450,6 +488,18 @@ int pcpu__ensure_init(void)
 	ret = init_locked(NULL);
 	pthread_mutex_unlock(&init_lock);
 	return ret;
+}
+
+uint64_t pcpu__k_slow(void)
+{
+	return (uint64_t)(uintptr_t)__atomic_load_n(&pcpu__rtk,
+						    __ATOMIC_ACQUIRE);
+}
+
+uint64_t pcpu__r_slow(void)
+{
+	return (uint64_t)(uintptr_t)__atomic_load_n(&pcpu__rtr,
+						    __ATOMIC_ACQUIRE);
 }
 
 const char *pcpu_init_error(void)
@@ -514,8 +564,9 @@ unsigned int pcpu_cpu(void)
 	int bk = pcpu__rt.backend;
 
 #ifdef PCPU_ARCH_HAVE_RSEQ
-	if (bk == PCPU__BK_RSEQ_CPU || bk == PCPU__BK_RSEQ_CID) {
-		uint32_t cpu = pcpu_rseq_index_cpu();
+	if (bk == PCPU__BK_RSEQ) {
+		uint32_t cpu = pcpu_arch_tp_load32(pcpu__rt.rseq_off +
+						   PCPU__RSEQ_CPU_ID);
 
 		if (cpu < pcpu__rt.nr)
 			return cpu;
@@ -534,8 +585,8 @@ unsigned int pcpu_index(void)
 	unsigned int i;
 
 #ifdef PCPU_ARCH_HAVE_RSEQ
-	if (pcpu__rt.backend == PCPU__BK_RSEQ_CID)
-		i = pcpu_rseq_index_cid();
+	if (pcpu__rt.backend == PCPU__BK_RSEQ && pcpu__rt.cid)
+		i = pcpu__rseq_index_cid(pcpu__r());
 	else
 #endif
 		i = pcpu_cpu();

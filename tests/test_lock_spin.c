@@ -40,7 +40,7 @@ static void unit(void)
 	for (unsigned int cpu = 0; cpu < t_ncpus(); cpu++) {
 		pin(cpu);
 		i = pcpu_spin_lock(&lock);
-		CHECK(i == (int)pcpu_index() || pcpu_index() >= pcpu__rt.nr,
+		CHECK(i == (int)pcpu_index() || pcpu_index() >= pcpu_nr_copies() - 1,
 		      "lock index %d, this CPU's copy %u", i, pcpu_index());
 		j = pcpu_spin_trylock(&lock);
 		CHECK(j == -1 && errno == EBUSY, "trylock of a held lock: %d", j);

@@ -4,7 +4,9 @@
  * __rseq_cs_ptr_array leads to a version-0 descriptor whose critical
  * section lies inside this program's text, whose abort handler is preceded
  * by the signature, and every __rseq_exit_point_array entry starts at a
- * known critical section.
+ * known critical section.  The program uses two this_cpu ops and a
+ * critical section with an early exit (compare failed), so both arrays
+ * must have entries.
  */
 #include "harness.h"
 
@@ -25,10 +27,16 @@ int main(void)
 {
 	long *p;
 	size_t n, m, bad = 0;
+	struct pcpu_cs cs;
 
 	t_init(NULL);
 	p = PCPU_ALLOC(long);
 	this_cpu_inc(p);	/* makes sure the ops are linked in */
+	(void)this_cpu_cmpxchg(p, 1, 2);
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs))
+		if (pcpu_cs_cmpeqv_storev(&cs, (intptr_t *)pcpu_ptr(p, cs.cpu),
+					  -1, 0) != PCPU_CS_RETRY)
+			break;
 	if (!__start___rseq_cs_ptr_array) {
 		printf("skip: no rseq sequences on this architecture\n");
 		return T_SKIP;
@@ -37,8 +45,10 @@ int main(void)
 	m = (size_t)(__stop___rseq_exit_point_array -
 		     __start___rseq_exit_point_array) / 2;
 	printf("%zu critical sections, %zu exit points\n", n, m);
-	/* this_cpu_inc: one sequence per index source (cpu, cid). */
-	CHECK(n >= 2, "expected this_cpu_inc's sequences, found %zu", n);
+	/* this_cpu_inc, this_cpu_cmpxchg and the critical section. */
+	CHECK(n >= 2, "expected the ops' sequences, found %zu", n);
+	CHECK(m >= 1, "expected the critical section's exit point, found %zu",
+	      m);
 	for (size_t i = 0; i < n; i++) {
 		const struct cs *d = (const struct cs *)__start___rseq_cs_ptr_array[i];
 		uint32_t sig;

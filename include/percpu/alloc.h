@@ -62,7 +62,7 @@ size_t pcpu_free_bytes(void);
  */
 #define pcpu_ptr(p, cpu)						\
 	((__typeof__(p))((uintptr_t)(p) +				\
-			 ((uintptr_t)(cpu) << pcpu__rt.shift)))
+			 ((uintptr_t)(cpu) << PCPU__K_SHIFT(pcpu__k()))))
 
 #ifdef __cplusplus
 }

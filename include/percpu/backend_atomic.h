@@ -24,61 +24,57 @@
 #include "runtime.h"
 #include "arch/arch.h"
 
-PCPU__INLINE unsigned int pcpu__atomic_index(void)
+/* The copy index for the CPU we run on, given the runtime words. */
+PCPU__INLINE unsigned int pcpu__atomic_index(uint64_t k, uint64_t r)
 {
-	unsigned int cpu;
+	unsigned int cpu, nr = PCPU__R_NR(r);
 
+	(void)k;
 #ifdef PCPU_ARCH_HAVE_RDPID
-	if (pcpu__rt.cpu_rdpid)
+	if (k & PCPU__F_RDPID)
 		cpu = pcpu_arch_rdpid();
 	else
 #endif
 		cpu = pcpu__getcpu();
 	/* A CPU hot-added beyond the possible mask at boot: the spare copy. */
-	return cpu < pcpu__rt.nr ? cpu : pcpu__rt.nr;
+	return cpu < nr ? cpu : nr;
 }
 
-#define PCPU__ATOMIC_AT(p, i, T)					\
-	((T *)((uintptr_t)(p) + ((uintptr_t)(i) << pcpu__rt.shift)))
-
+/* Copy i of handle p (the shift comes with the word the caller holds). */
 #define PCPU__ATOMIC_DEFINE(n, T)					\
-PCPU__INLINE T pcpu_atomic_add_##n(void *p, unsigned int i, T a, T b)	\
+PCPU__INLINE T pcpu_atomic_add_##n(T *a, T x, T y)			\
 {									\
-	(void)b;							\
-	__atomic_fetch_add(PCPU__ATOMIC_AT(p, i, T), a, __ATOMIC_RELAXED); \
+	(void)y;							\
+	__atomic_fetch_add(a, x, __ATOMIC_RELAXED);			\
 	return 0;							\
 }									\
-PCPU__INLINE T pcpu_atomic_add_return_##n(void *p, unsigned int i,	\
-					   T a, T b)			\
+PCPU__INLINE T pcpu_atomic_add_return_##n(T *a, T x, T y)		\
 {									\
-	(void)b;							\
-	return __atomic_add_fetch(PCPU__ATOMIC_AT(p, i, T), a,		\
-				  __ATOMIC_RELAXED);			\
+	(void)y;							\
+	return __atomic_add_fetch(a, x, __ATOMIC_RELAXED);		\
 }									\
-PCPU__INLINE T pcpu_atomic_xchg_##n(void *p, unsigned int i, T a, T b) \
+PCPU__INLINE T pcpu_atomic_xchg_##n(T *a, T x, T y)			\
 {									\
-	(void)b;							\
-	return __atomic_exchange_n(PCPU__ATOMIC_AT(p, i, T), a,		\
-				   __ATOMIC_RELAXED);			\
+	(void)y;							\
+	return __atomic_exchange_n(a, x, __ATOMIC_RELAXED);		\
 }									\
-PCPU__INLINE T pcpu_atomic_cmpxchg_##n(void *p, unsigned int i,	\
-					T a, T b)			\
+PCPU__INLINE T pcpu_atomic_cmpxchg_##n(T *a, T x, T y)			\
 {									\
-	__atomic_compare_exchange_n(PCPU__ATOMIC_AT(p, i, T), &a, b, 0,	\
-				    __ATOMIC_RELAXED, __ATOMIC_RELAXED); \
-	return a;							\
+	__atomic_compare_exchange_n(a, &x, y, 0, __ATOMIC_RELAXED,	\
+				    __ATOMIC_RELAXED);			\
+	return x;							\
 }									\
-PCPU__INLINE T pcpu_atomic_write_##n(void *p, unsigned int i, T a, T b) \
+PCPU__INLINE T pcpu_atomic_write_##n(T *a, T x, T y)			\
 {									\
-	(void)b;							\
-	__atomic_store_n(PCPU__ATOMIC_AT(p, i, T), a, __ATOMIC_RELAXED); \
+	(void)y;							\
+	__atomic_store_n(a, x, __ATOMIC_RELAXED);			\
 	return 0;							\
 }									\
-PCPU__INLINE T pcpu_atomic_read_##n(void *p, unsigned int i, T a, T b) \
+PCPU__INLINE T pcpu_atomic_read_##n(T *a, T x, T y)			\
 {									\
-	(void)a;							\
-	(void)b;							\
-	return __atomic_load_n(PCPU__ATOMIC_AT(p, i, T), __ATOMIC_RELAXED); \
+	(void)x;							\
+	(void)y;							\
+	return __atomic_load_n(a, __ATOMIC_RELAXED);			\
 }
 
 PCPU__ATOMIC_DEFINE(1, uint8_t)

@@ -127,7 +127,9 @@ PCPU__INLINE unsigned int pcpu__lock_index(void)
 {
 	unsigned int i = pcpu_index();
 
-	return i < pcpu__rt.nr ? i : pcpu__rt.nr;
+	uint32_t nr = PCPU__R_NR(pcpu__r());
+
+	return i < nr ? i : nr;
 }
 
 /*
@@ -140,7 +142,7 @@ static inline int pcpu_spin_lock_cpu(struct pcpu_spinlock *l,
 {
 	uint32_t *w, zero = 0;
 
-	if (PCPU__UNLIKELY(!l || !l->words || cpu > pcpu__rt.nr)) {
+	if (PCPU__UNLIKELY(!l || !l->words || cpu > PCPU__R_NR(pcpu__r()))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -196,7 +198,7 @@ static inline int pcpu_spin_unlock(struct pcpu_spinlock *l, int cpu)
 	uint32_t *w, one = 1;
 
 	if (PCPU__UNLIKELY(!l || !l->words || cpu < 0 ||
-			   (unsigned int)cpu > pcpu__rt.nr)) {
+			   (unsigned int)cpu > PCPU__R_NR(pcpu__r()))) {
 		errno = EINVAL;
 		return -1;
 	}

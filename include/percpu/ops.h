@@ -25,8 +25,11 @@
  * that copy.  Sums over copies (pcpu_for_each_cpu) are exact once writers
  * are quiescent.
  *
- * Memory order: every op is a compiler barrier and relaxed for the CPU.
- * Use explicit fences to publish data through a per-CPU word.
+ * Memory order: relaxed for the CPU, and for the compiler too, as the
+ * kernel's this_cpu ops: an op is ordered with every access to the same
+ * per-CPU variable (any copy, through this_cpu_* or pcpu_ptr()), not with
+ * unrelated memory.  Use explicit fences (or pcpu_barrier()) to publish
+ * data through a per-CPU word.
  *
  * MT-safe and async-signal-safe (a handler may use the same handles as the
  * code it interrupted).  Fork-safe: the child works on its own copy of the
@@ -54,27 +57,54 @@ extern "C" {
 
 #ifdef PCPU_ARCH_HAVE_RSEQ
 /*
- * A sequence that did not commit wrote nothing; pcpu__rseq_slow() decides
- * between retrying and the spare-copy fallback, so even a thread that can
- * never complete a sequence makes progress.
+ * rseq: the index is read, bound-checked and turned into the copy's
+ * address outside the sequence, which then only compares the index and
+ * commits (arch/<arch>/rseq.h).  A sequence that did not commit wrote
+ * nothing; pcpu__rseq_slow() decides between retrying and the spare-copy
+ * fallback (status 1: aborted, 2: no usable index), so even a thread that
+ * can never complete a sequence makes progress.
  */
-#define PCPU__RSEQ_CASE(IX, ix, op, n)					\
-	case PCPU__BK_RSEQ_##IX:					\
-		for (tries = 0;; tries++) {				\
-			st = pcpu_rseq_##ix##_##op##_##n(p, a, b, &r);	\
+#define PCPU__RSEQ_LOOP(ix, op, n, T)					\
+	do {								\
+		uint32_t i = pcpu__rseq_index_##ix(rw);			\
+									\
+		/* First attempt: nothing else is live on this path. */	\
+		st = 2;							\
+		if (PCPU__LIKELY(i < PCPU__R_NR(rw))) {			\
+			st = pcpu_rseq_##ix##_##op##_##n(		\
+				PCPU__COPY_K(p, i, T, k),		\
+				PCPU__R_RSEQ_OFF(rw), i, a, b, &r);	\
 			if (PCPU__LIKELY(st == 0))			\
 				return r;				\
-			if (pcpu__rseq_slow(st, tries))			\
-				return pcpu_atomic_##op##_##n(p,	\
-						pcpu__rt.nr, a, b);	\
-		}
+		}							\
+		for (tries = 0;; tries++) {				\
+			if (pcpu__rseq_slow(st < 0 ? 1 : 2, tries))	\
+				return pcpu_atomic_##op##_##n(		\
+					PCPU__COPY_K(p, PCPU__R_NR(rw), \
+						     T, k), a, b);	\
+			i = pcpu__rseq_index_##ix(rw);			\
+			st = 2;						\
+			if (i < PCPU__R_NR(rw)) {			\
+				st = pcpu_rseq_##ix##_##op##_##n(	\
+					PCPU__COPY_K(p, i, T, k),	\
+					PCPU__R_RSEQ_OFF(rw), i, a, b, &r); \
+				if (st == 0)				\
+					return r;			\
+			}						\
+		}							\
+	} while (0);
+#define PCPU__RSEQ_CASE(op, n, T)					\
+	if (PCPU__LIKELY(k & PCPU__F_RSEQ_CPU))				\
+		PCPU__RSEQ_LOOP(cpu, op, n, T)				\
+	if (k & PCPU__F_RSEQ_CID)					\
+		PCPU__RSEQ_LOOP(cid, op, n, T)
 #else
-#define PCPU__RSEQ_CASE(IX, ix, op, n)
+#define PCPU__RSEQ_CASE(op, n, T)
 #endif
 
 #ifdef PCPU_ARCH_HAVE_GS
 #define PCPU__GS_CASE(op, n)						\
-	if (PCPU__LIKELY(pcpu__rt.backend == PCPU__BK_GS)) {		\
+	if (PCPU__LIKELY(k & PCPU__F_GS)) {				\
 		pcpu_gs_##op##_##n(p, a, b, &r);			\
 		return r;						\
 	}
@@ -82,24 +112,62 @@ extern "C" {
 #define PCPU__GS_CASE(op, n)
 #endif
 
-#define PCPU__DISPATCH(op, n, T)					\
-PCPU__INLINE T pcpu__##op##_##n(void *p, T a, T b)			\
-{									\
+/*
+ * The cases of one dispatcher: gs first (one instruction), then rseq by
+ * cpu_id, by mm_cid, then the atomic backend on the copy of the CPU it
+ * runs on.  Every test is of one flag of k; r is only read by the rseq
+ * and atomic cases.
+ */
+#define PCPU__CASES(op, n, T)						\
 	T r = 0;							\
 	int st, tries = 0;						\
 									\
 	(void)st;							\
 	(void)tries;							\
 	PCPU__GS_CASE(op, n)						\
-	switch (pcpu__rt.backend) {					\
-	PCPU__RSEQ_CASE(CPU, cpu, op, n)					\
-	PCPU__RSEQ_CASE(CID, cid, op, n)					\
-	default:							\
-		return pcpu_atomic_##op##_##n(p, pcpu__atomic_index(), a, b); \
-	}								\
+	PCPU__RSEQ_CASE(op, n, T)
+
+/*
+ * One dispatcher per primitive and size.  k and r are loaded once and
+ * kept in registers across a loop of ops; a word read before the
+ * initialization has no flag set and ends in the out-of-line dispatch,
+ * which reads the library's state again.
+ */
+#define PCPU__DISPATCH(op, n, T)					\
+PCPU__INLINE T pcpu__##op##_##n(void *p, T a, T b)			\
+{									\
+	uint64_t k = pcpu__k_raw(), rw = pcpu__r_raw();			\
+	PCPU__CASES(op, n, T)						\
+	if (PCPU__UNLIKELY(!(k & PCPU__F_ATOMIC)))			\
+		return pcpu__##op##_##n##_generic(p, a, b);		\
+	return pcpu_atomic_##op##_##n(					\
+		PCPU__COPY_K(p, pcpu__atomic_index(k, rw), T, k), a, b); \
+}
+
+/*
+ * Out of line (src/ops.c instantiates PCPU__GENERIC_DEF): the same cases
+ * on the words read again; an op there before anything initialized can
+ * only be on a garbage handle, and goes to its spare copy.
+ */
+#define PCPU__GENERIC(op, n, T)						\
+	T pcpu__##op##_##n##_generic(void *p, T a, T b);
+
+#define PCPU__GENERIC_DEF(op, n, T)					\
+T pcpu__##op##_##n##_generic(void *p, T a, T b)				\
+{									\
+	uint64_t k = pcpu__k(), rw = pcpu__r();				\
+	PCPU__CASES(op, n, T)						\
+	return pcpu_atomic_##op##_##n(					\
+		PCPU__COPY_K(p, k & PCPU__F_ATOMIC ?			\
+			     pcpu__atomic_index(k, rw) :		\
+			     PCPU__R_NR(rw), T, k), a, b);		\
 }
 
 #define PCPU__DISPATCH_SIZES(op)					\
+	PCPU__GENERIC(op, 1, uint8_t)					\
+	PCPU__GENERIC(op, 2, uint16_t)					\
+	PCPU__GENERIC(op, 4, uint32_t)					\
+	PCPU__GENERIC(op, 8, uint64_t)					\
 	PCPU__DISPATCH(op, 1, uint8_t)					\
 	PCPU__DISPATCH(op, 2, uint16_t)					\
 	PCPU__DISPATCH(op, 4, uint32_t)					\
@@ -161,6 +229,9 @@ unsigned int pcpu_cpu(void);
 unsigned int pcpu_index(void);
 
 #define this_cpu_ptr(p)			pcpu_ptr(p, pcpu_index())
+
+/* A compiler barrier: no memory access moves across it. */
+#define pcpu_barrier()			__asm__ __volatile__("" : : : "memory")
 
 #ifdef __cplusplus
 }

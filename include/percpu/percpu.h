@@ -3,7 +3,8 @@
  * percpu/percpu.h - libpercpu: per-CPU memory for user space.
  *
  * Includes every concept header: the region (region.h), the allocator
- * (alloc.h), this_cpu_* operations (ops.h), per-CPU counters (counter.h),
+ * (alloc.h), this_cpu_* operations (ops.h), per-CPU critical sections
+ * (cs.h), per-CPU counters (counter.h),
  * per-CPU spinlocks and the big-reader lock (lock.h), per-CPU ring buffers
  * (ring.h), per-CPU object caches (cache.h) and the %gs backends' thread
  * calls (gs.h).  Link with -lpercpu (pkg-config percpu).
@@ -14,6 +15,7 @@
 #include "region.h"
 #include "alloc.h"
 #include "ops.h"
+#include "cs.h"
 #include "counter.h"
 #include "lock.h"
 #include "ring.h"

@@ -2,7 +2,7 @@
 /*
  * percpu/arch/rseq_common.h - the architecture-neutral part of the rseq
  * backend, included at the end of each arch/<arch>/rseq.h once it has
- * defined pcpu_arch_tp_load32() and the PCPU__RSEQ_* field offsets.
+ * defined pcpu_arch_tp_load32() and the sequences.
  */
 #ifndef PERCPU_ARCH_RSEQ_COMMON_H
 #define PERCPU_ARCH_RSEQ_COMMON_H
@@ -12,47 +12,50 @@
 #include "../runtime.h"
 
 /*
- * The copy index this thread would use now, or a value >= nr when the
- * thread is not registered.
+ * The copy index a sequence of this thread would use now, given the
+ * runtime word r: cpu_id, or mm_cid when indexing by concurrency id.  A
+ * value >= nr sends the caller to its slow path: the thread is not
+ * registered (cpu_id is -1 or -2), or runs on a CPU beyond the mask read
+ * at init.  In mm_cid mode cpu_id is checked too: mm_cid means nothing in
+ * an area the kernel does not update (a thread whose registration
+ * failed).  cpu_id, not cpu_id_start: the library relies only on what the
+ * rseq ABI documents for it.
  */
-PCPU__INLINE uint32_t pcpu_rseq_index_cpu(void)
+PCPU__INLINE uint32_t pcpu__rseq_index_cpu(uint64_t r)
 {
-	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_CPU_ID);
+	return pcpu_arch_tp_load32(PCPU__R_RSEQ_OFF(r) + PCPU__RSEQ_CPU_ID);
 }
 
-PCPU__INLINE uint32_t pcpu_rseq_index_cid(void)
+PCPU__INLINE uint32_t pcpu__rseq_index_cid(uint64_t r)
 {
-	if (pcpu_rseq_index_cpu() >= pcpu__rt.nr)
+	if (pcpu__rseq_index_cpu(r) >= PCPU__R_NR(r))
 		return UINT32_MAX;
-	return pcpu_arch_tp_load32(pcpu__rt.rseq_off + PCPU__RSEQ_MM_CID);
+	return pcpu_arch_tp_load32(PCPU__R_RSEQ_OFF(r) + PCPU__RSEQ_MM_CID);
 }
 
 /*
  * A read needs no sequence: one load of one copy is a snapshot, whichever
- * CPU we are on by the time it executes.
+ * CPU we are on by the time it executes.  Same signature as the others.
  */
-#define PCPU__RSEQ_DEFINE_READ(ix, n, T)				\
-PCPU__INLINE int pcpu_rseq_##ix##_read_##n(void *p, T a, T b, T *out)	\
+#define PCPU__RSEQ_DEFINE_READ_IX(ix, n, T)				\
+PCPU__INLINE int pcpu_rseq_##ix##_read_##n(T *a, long rs, uint32_t idx,	\
+					   T x, T y, T *out)		\
 {									\
-	uint32_t i = pcpu_rseq_index_##ix();				\
-									\
-	(void)a;							\
-	(void)b;							\
-	if (i >= pcpu__rt.nr)						\
-		return 2;						\
-	*out = __atomic_load_n((T *)((uintptr_t)p +			\
-				     ((uintptr_t)i << pcpu__rt.shift)),	\
-			       __ATOMIC_RELAXED);			\
+	(void)rs;							\
+	(void)idx;							\
+	(void)x;							\
+	(void)y;							\
+	*out = __atomic_load_n(a, __ATOMIC_RELAXED);			\
 	return 0;							\
 }
 
-PCPU__RSEQ_DEFINE_READ(cpu, 1, uint8_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 2, uint16_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 4, uint32_t)
-PCPU__RSEQ_DEFINE_READ(cpu, 8, uint64_t)
-PCPU__RSEQ_DEFINE_READ(cid, 1, uint8_t)
-PCPU__RSEQ_DEFINE_READ(cid, 2, uint16_t)
-PCPU__RSEQ_DEFINE_READ(cid, 4, uint32_t)
-PCPU__RSEQ_DEFINE_READ(cid, 8, uint64_t)
+#define PCPU__RSEQ_DEFINE_READ(n, T)					\
+	PCPU__RSEQ_DEFINE_READ_IX(cpu, n, T)				\
+	PCPU__RSEQ_DEFINE_READ_IX(cid, n, T)
+
+PCPU__RSEQ_DEFINE_READ(1, uint8_t)
+PCPU__RSEQ_DEFINE_READ(2, uint16_t)
+PCPU__RSEQ_DEFINE_READ(4, uint32_t)
+PCPU__RSEQ_DEFINE_READ(8, uint64_t)
 
 #endif /* PERCPU_ARCH_RSEQ_COMMON_H */

@@ -19,6 +19,14 @@
  * they cannot execute in the middle of our instruction.  xchg is locked by
  * the architecture anyway; cmpxchg and xadd are not, and need not be.
  * The primitives never fail: same return contract as rseq, always 0.
+ *
+ * Memory: the instruction writes %gs:(handle), an address the compiler
+ * cannot name; the handle's own word (copy 0) stands in for it as the
+ * memory operand %[pm].  The compiler cannot tell any copy of the
+ * variable from copy 0 (copies are pcpu_ptr() arithmetic on a run-time
+ * stride), so accesses to the variable stay ordered with the op, while
+ * unrelated memory and registers need not be reloaded ("memory" is not
+ * clobbered, as with rseq).
  */
 #ifndef PERCPU_ARCH_X86_64_GS_H
 #define PERCPU_ARCH_X86_64_GS_H
@@ -35,8 +43,9 @@ PCPU__INLINE int pcpu_gs_add_##n(void *p, T a, T b, T *out)		\
 	(void)b;							\
 	(void)out;							\
 	__asm__ __volatile__("add" S " %" M "[a], %%gs:(%[o])"		\
-			     : : [o] "r"(PCPU__GS_OFF(p)), [a] C(a)	\
-			     : "memory", "cc");				\
+			     : [pm] "+m"(*(T *)p)			\
+			     : [o] "r"(PCPU__GS_OFF(p)), [a] C(a)	\
+			     : "cc");					\
 	return 0;							\
 }									\
 PCPU__INLINE int pcpu_gs_add_return_##n(void *p, T a, T b, T *out)	\
@@ -45,8 +54,9 @@ PCPU__INLINE int pcpu_gs_add_return_##n(void *p, T a, T b, T *out)	\
 									\
 	(void)b;							\
 	__asm__ __volatile__("xadd" S " %" M "[r], %%gs:(%[o])"	\
-			     : [r] "+r"(r) : [o] "r"(PCPU__GS_OFF(p))	\
-			     : "memory", "cc");				\
+			     : [r] "+r"(r), [pm] "+m"(*(T *)p)		\
+			     : [o] "r"(PCPU__GS_OFF(p))			\
+			     : "cc");					\
 	*out = (T)(r + a);						\
 	return 0;							\
 }									\
@@ -56,8 +66,8 @@ PCPU__INLINE int pcpu_gs_xchg_##n(void *p, T a, T b, T *out)		\
 									\
 	(void)b;							\
 	__asm__ __volatile__("xchg" S " %" M "[r], %%gs:(%[o])"	\
-			     : [r] "+r"(r) : [o] "r"(PCPU__GS_OFF(p))	\
-			     : "memory");				\
+			     : [r] "+r"(r), [pm] "+m"(*(T *)p)		\
+			     : [o] "r"(PCPU__GS_OFF(p)));		\
 	*out = r;							\
 	return 0;							\
 }									\
@@ -66,9 +76,9 @@ PCPU__INLINE int pcpu_gs_cmpxchg_##n(void *p, T a, T b, T *out)	\
 	T r = a;							\
 									\
 	__asm__ __volatile__("cmpxchg" S " %" M "[b], %%gs:(%[o])"	\
-			     : "+a"(r)					\
+			     : "+a"(r), [pm] "+m"(*(T *)p)		\
 			     : [o] "r"(PCPU__GS_OFF(p)), [b] "r"(b)	\
-			     : "memory", "cc");				\
+			     : "cc");					\
 	*out = r;							\
 	return 0;							\
 }									\
@@ -77,8 +87,8 @@ PCPU__INLINE int pcpu_gs_write_##n(void *p, T a, T b, T *out)		\
 	(void)b;							\
 	(void)out;							\
 	__asm__ __volatile__("mov" S " %" M "[a], %%gs:(%[o])"		\
-			     : : [o] "r"(PCPU__GS_OFF(p)), [a] C(a)	\
-			     : "memory");				\
+			     : [pm] "+m"(*(T *)p)			\
+			     : [o] "r"(PCPU__GS_OFF(p)), [a] C(a));	\
 	return 0;							\
 }									\
 PCPU__INLINE int pcpu_gs_read_##n(void *p, T a, T b, T *out)		\
@@ -88,8 +98,8 @@ PCPU__INLINE int pcpu_gs_read_##n(void *p, T a, T b, T *out)		\
 	(void)a;							\
 	(void)b;							\
 	__asm__ __volatile__("mov" S " %%gs:(%[o]), %" M "[r]"		\
-			     : [r] "=r"(r) : [o] "r"(PCPU__GS_OFF(p))	\
-			     : "memory");				\
+			     : [r] "=r"(r)				\
+			     : [o] "r"(PCPU__GS_OFF(p)), [pm] "m"(*(T *)p)); \
 	*out = r;							\
 	return 0;							\
 }

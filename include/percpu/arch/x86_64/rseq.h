@@ -1,42 +1,48 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * percpu/arch/x86_64/rseq.h - this_cpu primitives as restartable sequences.
+ * percpu/arch/x86_64/rseq.h - restartable sequences on x86_64: the frame
+ * every sequence shares, and the this_cpu primitives.
  *
- * Every primitive follows one specification (librseq's shape):
+ * Every sequence follows one specification (librseq's shape):
  *
- *	arm:    rseq->rseq_cs = &descriptor
- *	start:  idx = rseq->cpu_id (or mm_cid); if idx >= nr: exit "not
- *	        registered" (cpu_id is -1 / -2 until the thread registers)
- *	        addr = p + (idx << shift)
- *	        ... loads and computation on *addr ...
- *	commit: one store to *addr (or one read-modify-write instruction)
+ *	(caller) idx = rseq->cpu_id (or mm_cid), checked < nr outside;
+ *	         addr = the copy's word, computed outside
+ *	arm:     rseq->rseq_cs = &descriptor
+ *	start:   if (rseq->cpu_id (or mm_cid) != idx) goto abort
+ *	         ... loads and computation on this copy ...
+ *	commit:  one store (or one read-modify-write instruction)
  *	post_commit:
- *	abort:  (kernel redirects here on preemption, migration or signal
- *	        delivery between start and post_commit) -> status 1
+ *	abort:   (also where the kernel sends a thread preempted, migrated or
+ *	         signalled between start and post_commit) -> nothing written
  *
- * Return contract, the same for every primitive: 0 = done (outputs valid),
- * 1 = aborted before the commit (nothing was written: retry), 2 = this
- * thread has no rseq registration (nothing was written).  Primitives
- * without a result jump to the caller's labels with asm goto; those with a
- * result return the status in a register instead, because GCC 12
- * mis-allocates asm goto *outputs* inside loops (tried: pcpu_counter_add()
- * counted some increments twice).
+ * Why the index is read outside and compared inside: the commit's address
+ * does not wait on a segment-relative load inside the sequence (librseq's
+ * x86_64 add does the same), and the comparison makes the commit happen
+ * only while the thread still runs on that CPU (or holds that mm_cid):
+ * a thread preempted between the read and the start resumes with a
+ * different cpu_id, or is aborted by the kernel once armed.  All writers of
+ * a copy thus run on one CPU, one at a time, and the commit needs no lock
+ * prefix.  An unregistered thread has cpu_id -1 or -2: the caller's bound
+ * check sends it to the slow path before any sequence.
  *
- * Why the index is read inside the sequence: a thread preempted after
- * reading it may resume elsewhere, but the kernel then aborts the sequence,
- * so the commit only ever happens on the CPU (or with the mm_cid) whose copy
- * was addressed.  In mm_cid mode the concurrency id can change without a
- * migration; reading it after arming covers that too.  All writers of a
- * copy therefore run on one CPU, one at a time, and the commit needs no
- * lock prefix.
+ * The field compared is cpu_id, or mm_cid when indexing by concurrency
+ * id: the this_cpu primitives come in both flavours (ix = cpu, cid, the
+ * offset an immediate), the critical sections of cs.h take the field's
+ * offset in a register.
  *
- * The copy's address is formed in a register before the commit: on this
- * CPU family a read-modify-write with base+index addressing does not get
- * fast store-to-load forwarding, and a chain of increments of one word cost
- * 2.0 ns instead of 0.7 (measured, bench counter_add).
+ * Return contract, the same for every sequence: 0 = committed (outputs
+ * valid), 1 = compare failed (a sequence with an expected value: nothing
+ * written), -1 = aborted before the commit (nothing committed: retry).
+ * Sequences without outputs jump to the caller's labels (asm goto, two
+ * instructions shorter); the others return the status in a register.
+ *
+ * Memory: the single-word primitives name the word they write as a memory
+ * operand, and nothing else ("memory" is not clobbered), so the compiler
+ * keeps unrelated values, and the runtime fields, in registers across
+ * them.  The multi-step sequences of cs.h clobber "memory".
  *
  * Each expansion emits its descriptor into __rseq_cs, a pointer to it into
- * __rseq_cs_ptr_array, and its early exit into __rseq_exit_point_array, so
+ * __rseq_cs_ptr_array, and any early exit into __rseq_exit_point_array, so
  * debuggers and binary instrumenters can find the sequences.  Single-step
  * through one and it aborts every time: break after the commit instead.
  */
@@ -56,7 +62,11 @@
 #define PCPU__STR_(x)	#x
 #define PCPU__STR(x)	PCPU__STR_(x)
 
-#define PCPU__RSEQ_BEGIN(Q)						\
+/*
+ * The descriptor (label 3), its entry in __rseq_cs_ptr_array, and the
+ * arming store.  Labels: 1 start, 2 post-commit, 4 abort handler.
+ */
+#define PCPU__RSEQ_DESC							\
 	".pushsection __rseq_cs, \"aw\"\n\t"				\
 	".balign 32\n"							\
 	"3:\n\t"							\
@@ -65,144 +75,154 @@
 	".popsection\n\t"						\
 	".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"			\
 	".quad 3b\n\t"							\
-	".popsection\n\t"						\
+	".popsection\n\t"
+
+/* An early exit to label 5 (compare failed), for instrumenters. */
+#define PCPU__RSEQ_EXIT5						\
 	".pushsection __rseq_exit_point_array, \"aw\"\n\t"		\
 	".quad 1f, 5f\n\t"						\
-	".popsection\n\t"						\
-	"leaq 3b(%%rip), " Q "\n\t"					\
-	"movq " Q ", %%fs:" PCPU__STR(PCPU__RSEQ_CS) "(%[rs])\n"	\
+	".popsection\n\t"
+
+/* Arm with %rax as the scratch register; the index check follows. */
+#define PCPU__RSEQ_ARM							\
+	"leaq 3b(%%rip), %%rax\n\t"					\
+	"movq %%rax, %%fs:" PCPU__STR(PCPU__RSEQ_CS) "(%q[rs])\n"	\
 	"1:\n\t"
 
-/* Abort handler and early exit live out of line, behind the signature. */
-#define PCPU__RSEQ_FAILURE						\
-	"2:\n\t"							\
+/* Start with the compared field at a fixed offset F (cpu_id, mm_cid). */
+#define PCPU__RSEQ_START_AT(F)						\
+	PCPU__RSEQ_ARM							\
+	"cmpl %[idx], %%fs:" F "(%q[rs])\n\t"				\
+	"jnz 4f\n\t"
+
+/* Start with the compared field's offset in the register %[cmp]. */
+#define PCPU__RSEQ_START						\
+	PCPU__RSEQ_ARM							\
+	"cmpl %[idx], %%fs:(%q[cmp])\n\t"				\
+	"jnz 4f\n\t"
+
+#define PCPU__RSEQ_F_cpu	PCPU__STR(PCPU__RSEQ_CPU_ID)
+#define PCPU__RSEQ_F_cid	PCPU__STR(PCPU__RSEQ_MM_CID)
+
+/* The abort handler behind its signature, out of line. */
+#define PCPU__RSEQ_ABORT_SECTION					\
 	".pushsection __rseq_failure, \"ax\"\n\t"			\
 	".byte 0x0f, 0xb9, 0x3d\n\t"					\
 	".long " PCPU__STR(PCPU_RSEQ_SIG) "\n"				\
 	"4:\n\t"
 
-#define PCPU__RSEQ_END							\
-	PCPU__RSEQ_FAILURE						\
-	"movl $1, %k[st]\n\t"						\
+/* End of a sequence with a status register %[st] (0 on entry). */
+#define PCPU__RSEQ_END_ST						\
+	"2:\n\t"							\
+	PCPU__RSEQ_ABORT_SECTION					\
+	"movl $-1, %k[st]\n\t"						\
 	"jmp 6f\n"							\
 	"5:\n\t"							\
-	"movl $2, %k[st]\n\t"						\
+	"movl $1, %k[st]\n\t"						\
 	"jmp 6f\n\t"							\
 	".popsection\n"							\
 	"6:\n\t"
 
-/* For primitives without a result: straight to the caller's labels. */
+/* End of a sequence without outputs: abort to the caller's label. */
 #define PCPU__RSEQ_END_GOTO						\
-	PCPU__RSEQ_FAILURE						\
-	"jmp %l[aborted]\n"						\
-	"5:\n\t"							\
-	"jmp %l[unregistered]\n\t"					\
+	"2:\n\t"							\
+	PCPU__RSEQ_ABORT_SECTION					\
+	"jmp %l[aborted]\n\t"						\
 	".popsection\n\t"
 
-/* The copy's address into the scratch register (32-bit name L, 64-bit
- * name Q), from the index shifted to a byte offset; or exit to 5. */
-#define PCPU__RSEQ_IDX_cpu(L, Q)					\
-	"movl %%fs:" PCPU__STR(PCPU__RSEQ_CPU_ID) "(%[rs]), " L "\n\t"	\
-	"cmpl %[nr], " L "\n\t"					\
-	"jae 5f\n\t"							\
-	"shlq %%cl, " Q "\n\t"						\
-	"addq %[p], " Q "\n\t"
-
-/* mm_cid is only meaningful once cpu_id says the thread is registered. */
-#define PCPU__RSEQ_IDX_cid(L, Q)					\
-	"movl %%fs:" PCPU__STR(PCPU__RSEQ_CPU_ID) "(%[rs]), " L "\n\t"	\
-	"cmpl %[nr], " L "\n\t"					\
-	"jae 5f\n\t"							\
-	"movl %%fs:" PCPU__STR(PCPU__RSEQ_MM_CID) "(%[rs]), " L "\n\t"	\
-	"cmpl %[nr], " L "\n\t"					\
-	"jae 5f\n\t"							\
-	"shlq %%cl, " Q "\n\t"						\
-	"addq %[p], " Q "\n\t"
-
-#define PCPU__RSEQ_IN(C, a, b)						\
-	[rs] "r"(pcpu__rt.rseq_off), [nr] "rm"(pcpu__rt.nr),		\
-	[p] "r"(p), "c"(pcpu__rt.shift), [a] C(a), [b] C(b)
+/* Inputs of a cs.h sequence: the area, the compared field, the index. */
+#define PCPU__RSEQ_FRAME_IN(rs, cmp, idx)				\
+	[rs] "r"(rs), [cmp] "r"(cmp), [idx] "r"(idx)
 
 /*
- * One primitive with a result: the sequence around an asm body that starts
- * with the copy's address in %[idx] and ends with the commit.  %[r] is the
- * value returned through *out (the old or new value, per primitive).
+ * A single-word primitive without a result: add, write.  a is the copy's
+ * word, rs the area's offset from the thread pointer, idx the index; C is
+ * the constraint for the operand (immediates allowed where the instruction
+ * takes one).
  */
-#define PCPU__RSEQ_OP(ix, op, n, C, T, body)				\
-PCPU__INLINE int pcpu_rseq_##ix##_##op##_##n(void *p, T a, T b, T *out) \
+#define PCPU__RSEQ_OP_GOTO(ix, op, n, C, T, body)			\
+PCPU__INLINE int pcpu_rseq_##ix##_##op##_##n(T *a, long rs, uint32_t idx, \
+					     T x, T y, T *out)		\
+{									\
+	(void)y;							\
+	(void)out;							\
+	__asm__ __volatile__ goto(PCPU__RSEQ_DESC			\
+		PCPU__RSEQ_START_AT(PCPU__RSEQ_F_##ix)			\
+		body							\
+		PCPU__RSEQ_END_GOTO					\
+		: [m] "+m"(*a)						\
+		: [rs] "r"(rs), [idx] "r"(idx), [x] C(x)		\
+		: "cc", "rax"						\
+		: aborted);						\
+	return 0;							\
+aborted:								\
+	return -1;							\
+}
+
+/*
+ * A single-word primitive with a result: the body leaves it in %[r]
+ * (early-clobbered output), reading %[x] and %[y]; *out gets r after a
+ * commit, transformed by FIX (add_return turns xadd's old value into the
+ * new one).
+ */
+#define PCPU__RSEQ_OP_ST(ix, op, n, C, T, FIX, body)			\
+PCPU__INLINE int pcpu_rseq_##ix##_##op##_##n(T *a, long rs, uint32_t idx, \
+					     T x, T y, T *out)		\
 {									\
 	int st = 0;							\
-	uint64_t idx;							\
 	T r;								\
 									\
-	__asm__ __volatile__(PCPU__RSEQ_BEGIN("%q[idx]")		\
-		PCPU__RSEQ_IDX_##ix("%k[idx]", "%q[idx]")		\
+	__asm__ __volatile__(PCPU__RSEQ_DESC				\
+		PCPU__RSEQ_START_AT(PCPU__RSEQ_F_##ix)			\
 		body							\
-		PCPU__RSEQ_END						\
-		: [st] "+r"(st), [idx] "=&r"(idx), [r] "=&r"(r)		\
-		: PCPU__RSEQ_IN(C, a, b)				\
-		: "memory", "cc");					\
-	*out = r;							\
+		PCPU__RSEQ_END_ST					\
+		: [m] "+m"(*a), [st] "+r"(st), [r] "=&r"(r)		\
+		: [rs] "r"(rs), [idx] "r"(idx), [x] C(x), [y] C(y)	\
+		: "cc", "rax");						\
+	(void)x;							\
+	(void)y;							\
+	*out = (T)(FIX);						\
 	return st;							\
 }
 
 /*
- * One primitive without a result (add, write): asm goto to the status
- * labels, two instructions shorter on the hot path (this_cpu_inc: 0.86 ->
- * 0.74 ns).  No outputs, so no exposure to asm-goto output bugs; the
- * scratch register is a clobbered %rax, with the copy's address.
+ * Every primitive for one operand size: S is the instruction suffix, M
+ * the register modifier, C the constraint for operands that may be
+ * immediates.  The commit is the last instruction of the body:
+ *	add:        *m += x
+ *	write:      *m = x
+ *	add_return: r = x; xadd r, *m (unlocked: one instruction, the
+ *	            commit); returns r + x, the new value
+ *	xchg:       r = *m; *m = x (a load and a store: the xchg
+ *	            instruction would lock)
+ *	cmpxchg:    r = *m; if (r != x) leave through post_commit, nothing
+ *	            stored; *m = y
  */
-#define PCPU__RSEQ_OP_NORESULT(ix, op, n, C, T, body)			\
-PCPU__INLINE int pcpu_rseq_##ix##_##op##_##n(void *p, T a, T b, T *out) \
-{									\
-	(void)out;							\
-	__asm__ __volatile__ goto(PCPU__RSEQ_BEGIN("%%rax")		\
-		PCPU__RSEQ_IDX_##ix("%%eax", "%%rax")			\
-		body							\
-		PCPU__RSEQ_END_GOTO					\
-		: : PCPU__RSEQ_IN(C, a, b)				\
-		: "memory", "cc", "rax"					\
-		: aborted, unregistered);				\
-	return 0;							\
-aborted:								\
-	return 1;							\
-unregistered:								\
-	return 2;							\
-}
-
-/*
- * Every primitive for one index source (cpu, cid) and operand size: S is
- * the instruction suffix, M the register modifier, C the constraint for
- * operands that may be immediates.  The commit is always the last
- * instruction of the body; cmpxchg's compare failure leaves through
- * post_commit (label 2) with nothing stored.
- */
-#define PCPU__RSEQ_DEFINE(ix, n, S, M, C, T)				\
-PCPU__RSEQ_OP_NORESULT(ix, add, n, C, T,				\
-	"add" S " %" M "[a], (%%rax)\n\t")				\
-PCPU__RSEQ_OP(ix, add_return, n, C, T,					\
-	"mov" S " (%q[idx]), %" M "[r]\n\t"				\
-	"add" S " %" M "[a], %" M "[r]\n\t"				\
-	"mov" S " %" M "[r], (%q[idx])\n\t")				\
-PCPU__RSEQ_OP(ix, xchg, n, C, T,					\
-	"mov" S " (%q[idx]), %" M "[r]\n\t"				\
-	"mov" S " %" M "[a], (%q[idx])\n\t")				\
-PCPU__RSEQ_OP(ix, cmpxchg, n, C, T,					\
-	"mov" S " (%q[idx]), %" M "[r]\n\t"				\
-	"cmp" S " %" M "[a], %" M "[r]\n\t"				\
+#define PCPU__RSEQ_DEFINE_IX(ix, n, S, M, C, T)				\
+PCPU__RSEQ_OP_GOTO(ix, add, n, C, T,					\
+	"add" S " %" M "[x], %[m]\n\t")					\
+PCPU__RSEQ_OP_GOTO(ix, write, n, C, T,					\
+	"mov" S " %" M "[x], %[m]\n\t")					\
+PCPU__RSEQ_OP_ST(ix, add_return, n, C, T, r + x,			\
+	"mov" S " %" M "[x], %" M "[r]\n\t"				\
+	"xadd" S " %" M "[r], %[m]\n\t")				\
+PCPU__RSEQ_OP_ST(ix, xchg, n, C, T, r,					\
+	"mov" S " %[m], %" M "[r]\n\t"					\
+	"mov" S " %" M "[x], %[m]\n\t")					\
+PCPU__RSEQ_OP_ST(ix, cmpxchg, n, C, T, r,				\
+	"mov" S " %[m], %" M "[r]\n\t"					\
+	"cmp" S " %" M "[x], %" M "[r]\n\t"				\
 	"jne 2f\n\t"							\
-	"mov" S " %" M "[b], (%q[idx])\n\t")				\
-PCPU__RSEQ_OP_NORESULT(ix, write, n, C, T,				\
-	"mov" S " %" M "[a], (%%rax)\n\t")
+	"mov" S " %" M "[y], %[m]\n\t")
 
-PCPU__RSEQ_DEFINE(cpu, 1, "b", "b", "iq", uint8_t)
-PCPU__RSEQ_DEFINE(cpu, 2, "w", "w", "ir", uint16_t)
-PCPU__RSEQ_DEFINE(cpu, 4, "l", "k", "ir", uint32_t)
-PCPU__RSEQ_DEFINE(cpu, 8, "q", "q", "er", uint64_t)
-PCPU__RSEQ_DEFINE(cid, 1, "b", "b", "iq", uint8_t)
-PCPU__RSEQ_DEFINE(cid, 2, "w", "w", "ir", uint16_t)
-PCPU__RSEQ_DEFINE(cid, 4, "l", "k", "ir", uint32_t)
-PCPU__RSEQ_DEFINE(cid, 8, "q", "q", "er", uint64_t)
+#define PCPU__RSEQ_DEFINE(n, S, M, C, T)				\
+	PCPU__RSEQ_DEFINE_IX(cpu, n, S, M, C, T)			\
+	PCPU__RSEQ_DEFINE_IX(cid, n, S, M, C, T)
+
+PCPU__RSEQ_DEFINE(1, "b", "b", "iq", uint8_t)
+PCPU__RSEQ_DEFINE(2, "w", "w", "ir", uint16_t)
+PCPU__RSEQ_DEFINE(4, "l", "k", "ir", uint32_t)
+PCPU__RSEQ_DEFINE(8, "q", "q", "er", uint64_t)
 
 #include "../rseq_common.h"
 

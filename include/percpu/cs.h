@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu/cs.h - per-CPU critical sections: multi-step operations on one
+ * CPU's data that either commit with one final store or are restarted.
+ *
+ * The this_cpu ops of ops.h change one word.  Structures need more: pop
+ * the head of this CPU's free list (read head, read its link, store the
+ * link), push onto this CPU's slab of pointers (store the pointer, then
+ * the count), append a record to this CPU's buffer (copy it in, then move
+ * the write position).  Each sequence below does one such step as a unit:
+ * it works on the data of one copy index (cs->cpu), its loads and
+ * try-stores may happen any number of times, and its final store happens
+ * at most once and only while nothing else ran on that copy since the
+ * sequence started.  The shapes are librseq's (its pseudocode.h), and
+ * every backend implements each with the same return contract.
+ *
+ * Using one: pick the copy, read what the sequence will expect, compute
+ * the addresses of that copy's words, run it; on PCPU_CS_RETRY pick again.
+ *
+ *	struct pcpu_cs cs;
+ *	int r;
+ *
+ *	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+ *		struct slab *s = pcpu_ptr(slabs, cs.cpu);
+ *		intptr_t n = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+ *
+ *		if (n == 0)
+ *			return refill();	// nothing on this CPU
+ *		r = pcpu_cs_cmpeqv_load_storev(&cs, &s->count, n,
+ *					       &s->obj[n - 1], &obj, n - 1);
+ *		if (r == PCPU_CS_OK)
+ *			return obj;
+ *		// PCPU_CS_FAIL: count changed under us; PCPU_CS_RETRY:
+ *		// preempted, migrated or signalled.  Either way: again.
+ *	}
+ *
+ * Return contract, every sequence, every backend:
+ *	PCPU_CS_OK     (0)   committed: the final store happened, outputs set
+ *	PCPU_CS_FAIL   (1)   a comparison failed: nothing was stored (no
+ *	                     try-store either), outputs untouched
+ *	PCPU_CS_RETRY  (-1)  not committed: preempted, migrated, signalled,
+ *	                     or moved to another copy; try-stores may have
+ *	                     happened; call pcpu_cs_next() and try again
+ *
+ * Backends.  rseq (the rseq and gs backends): each sequence is one
+ * restartable sequence (arch/<arch>/cs.h) that compares the thread's
+ * cpu_id (or mm_cid) with cs->cpu after arming and commits with its last
+ * instruction; no lock prefix, no system call.  Locked (the atomic
+ * backend, or no rseq here): each sequence runs under the lock word of its
+ * copy (one futex-backed lock per copy index), and its final store is a
+ * compare-and-swap, so that it stays correct next to the lock-free this_cpu
+ * ops of that backend.  A signal handler that interrupts a locked section
+ * is sent to another copy, never to the one its own thread holds.
+ *
+ * Progress.  A thread that cannot complete a sequence (no rseq
+ * registration possible, single-stepped by a debugger, instrumented)
+ * moves, after PCPU_CS_MAX_ABORTS consecutive aborts, to the spare copy
+ * (index pcpu_nr_copies() - 1), which no restartable sequence ever
+ * writes: there it runs the locked implementation with signals blocked.
+ * Structures must therefore size their per-copy data for every copy
+ * index, the spare included.
+ *
+ * Remote access.  A thread that must change another copy's data while its
+ * CPU may be running sequences on it (draining a cache, stealing objects)
+ * first publishes a mark that makes those sequences fail (a word their
+ * comparison reads), then calls pcpu_cs_fence(cpu): when it returns, every
+ * sequence that was running on that copy has committed or aborted, and
+ * every later one sees the mark.  tcmalloc's model, here as a public call.
+ *
+ * Words are intptr_t (64-bit: the library is LP64 only), naturally
+ * aligned.  Memory order: each sequence is a compiler barrier; for the
+ * CPU, loads and try-stores are relaxed and the final store is a plain
+ * store, except the _release variants whose final store is ordered after
+ * every earlier load and store of the thread (publish data, then the word
+ * that points at it).
+ *
+ * MT-safe, async-signal-safe (a handler may run sequences on the same
+ * data as the code it interrupted), fork-safe (a child starts with every
+ * copy unlocked).
+ */
+#ifndef PERCPU_CS_H
+#define PERCPU_CS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime.h"
+#include "region.h"
+#include "alloc.h"
+#include "arch/arch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PCPU_CS_OK		0
+#define PCPU_CS_FAIL		1
+#define PCPU_CS_RETRY		(-1)
+
+/* Consecutive aborts before an operation moves to the spare copy. */
+#define PCPU_CS_MAX_ABORTS	128
+
+/*
+ * One attempt's context.  cpu: the copy index the next sequence works
+ * on; read it after pcpu_cs_begin() and after every pcpu_cs_next().  The
+ * other fields belong to the library.
+ */
+struct pcpu_cs {
+	uint32_t cpu;
+	uint32_t mode;		/* 0 rseq, else locked (PCPU__CS_LOCKED...) */
+	uint32_t tries;		/* consecutive aborts */
+	uint32_t aborted;	/* the last attempt aborted */
+	uint32_t shift;		/* log2(stride), for pcpu_cs_ptr() */
+	int32_t rs;		/* rseq area, from the thread pointer */
+	int32_t cmp;		/* the field compared, cpu_id or mm_cid */
+	uint32_t pad;
+};
+
+#define PCPU__CS_RSEQ		0
+#define PCPU__CS_LOCKED		1	/* locked backend: any copy */
+#define PCPU__CS_SPARE		2	/* rseq fallback: spare copy, signals off */
+
+/* Slow paths, out of line (not API). */
+void pcpu__cs_pick_slow(struct pcpu_cs *cs);
+void pcpu__cs_after_abort(struct pcpu_cs *cs);
+int pcpu__cs_locked_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
+				  intptr_t expect, intptr_t newv);
+int pcpu__cs_locked_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		intptr_t newv, int release);
+int pcpu__cs_locked_cmpnev_storeoffp_load(struct pcpu_cs *cs, intptr_t *v,
+		intptr_t expectnot, long off, intptr_t *load);
+int pcpu__cs_locked_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
+		intptr_t expect, const intptr_t *src, intptr_t *load,
+		intptr_t newv);
+int pcpu__cs_locked_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, void *dst, const void *src,
+		size_t len, intptr_t newv, int release);
+int pcpu__cs_locked_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc);
+int pcpu__cs_locked_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
+				      long off, intptr_t inc);
+
+/*
+ * Choose the copy (and the implementation) for the next attempt: the rseq
+ * index inline for the rseq-by-cpu_id and gs kinds, everything else (mm_cid,
+ * locks, unregistered threads, the spare) out of line.
+ */
+PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
+{
+	uint64_t k = pcpu__k_raw(), r = pcpu__r_raw();
+
+	cs->shift = PCPU__K_SHIFT(k);
+#ifdef PCPU_ARCH_HAVE_RSEQ
+	if (PCPU__LIKELY(k & PCPU__F_CS_CPU)) {
+		uint32_t i = pcpu__rseq_index_cpu(r);
+
+		if (PCPU__LIKELY(i < PCPU__R_NR(r))) {
+			cs->cpu = i;
+			cs->mode = PCPU__CS_RSEQ;
+			cs->rs = (int32_t)PCPU__R_RSEQ_OFF(r);
+			cs->cmp = cs->rs + PCPU__RSEQ_CPU_ID;
+			return;
+		}
+	}
+#endif
+	pcpu__cs_pick_slow(cs);
+}
+
+/* Copy cs->cpu of handle p: the instance this attempt works on. */
+#define pcpu_cs_ptr(cs, p)						\
+	((__typeof__(p))((uintptr_t)(p) +				\
+			 ((uintptr_t)(cs)->cpu << (cs)->shift)))
+
+/*
+ * pcpu_cs_begin - start an operation: cs->cpu is the copy to work on
+ * (this CPU's, or this thread's mm_cid, or the spare).  The library must
+ * be initialized (any pcpu_alloc() or pcpu_init() did it).  MT-safe,
+ * async-signal-safe.
+ */
+PCPU__INLINE void pcpu_cs_begin(struct pcpu_cs *cs)
+{
+	cs->tries = 0;
+	cs->aborted = 0;
+	pcpu__cs_pick(cs);
+}
+
+/*
+ * pcpu_cs_next - after PCPU_CS_RETRY (or PCPU_CS_FAIL, to re-read): pick
+ * the copy for the next attempt.  Counts consecutive aborts and moves to
+ * the spare copy after PCPU_CS_MAX_ABORTS of them.
+ */
+PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
+{
+	if (PCPU__UNLIKELY(cs->aborted))
+		pcpu__cs_after_abort(cs);
+	else
+		pcpu__cs_pick(cs);
+}
+
+/* The frame arguments of an arch sequence: area, compared field, index. */
+#define PCPU__CS_AT(cs)		(long)(cs)->rs, (long)(cs)->cmp, (cs)->cpu
+
+#ifdef PCPU_ARCH_HAVE_RSEQ
+#define PCPU__CS_RUN(cs, locked_call, rseq_call)			\
+	do {								\
+		int r_;							\
+									\
+		if (PCPU__UNLIKELY((cs)->mode != PCPU__CS_RSEQ))	\
+			return locked_call;				\
+		r_ = rseq_call;						\
+		if (PCPU__UNLIKELY(r_ < 0)) {				\
+			(cs)->tries++;					\
+			(cs)->aborted = 1;				\
+		}							\
+		return r_;						\
+	} while (0)
+#else
+#define PCPU__CS_RUN(cs, locked_call, rseq_call)			\
+	return locked_call
+#endif
+
+/*
+ * pcpu_cs_cmpeqv_storev - compare and store.
+ *
+ *	if (*v != expect)
+ *		return PCPU_CS_FAIL;
+ *	*v = newv;				(commit)
+ */
+PCPU__INLINE int pcpu_cs_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
+				       intptr_t expect, intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_storev(cs, v, expect, newv),
+		     pcpu_rseq_cs_cmpeqv_storev(v, expect, newv, PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_cmpeqv_trystorev_storev - compare, store a second word, then
+ * the final store (a slab push: the pointer, then the count).
+ *
+ *	if (*v != expect)
+ *		return PCPU_CS_FAIL;
+ *	*v2 = newv2;				(try-store)
+ *	*v = newv;				(commit)
+ *
+ * _release: the commit is ordered after *v2 and every earlier store.
+ */
+PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs, v,
+			expect, v2, newv2, newv, 0),
+		     pcpu_rseq_cs_cmpeqv_trystorev_storev(v, expect, v2, newv2,
+							  newv, PCPU__CS_AT(cs)));
+}
+
+PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev_release(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs, v,
+			expect, v2, newv2, newv, 1),
+		     pcpu_rseq_cs_cmpeqv_trystorev_storev_release(v, expect,
+			v2, newv2, newv, PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_cmpnev_storeoffp_load - list pop.
+ *
+ *	h = *v;
+ *	if (h == expectnot)
+ *		return PCPU_CS_FAIL;		(empty: h is the sentinel)
+ *	*load = h;
+ *	*v = *(intptr_t *)(h + off);		(commit: the link of h)
+ *
+ * The word at h + off is read inside the sequence, while h is still the
+ * head: a node popped and pushed back meanwhile (ABA) cannot hand out a
+ * stale link, because anything else that ran on this copy restarted us.
+ */
+PCPU__INLINE int pcpu_cs_cmpnev_storeoffp_load(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expectnot, long off, intptr_t *load)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpnev_storeoffp_load(cs, v,
+			expectnot, off, load),
+		     pcpu_rseq_cs_cmpnev_storeoffp_load(v, expectnot, off, load,
+							PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_cmpeqv_load_storev - compare, load a word, final store (a slab
+ * pop: the pointer below the count, then the count).
+ *
+ *	if (*v != expect)
+ *		return PCPU_CS_FAIL;
+ *	*load = *src;
+ *	*v = newv;				(commit)
+ */
+PCPU__INLINE int pcpu_cs_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
+		intptr_t expect, const intptr_t *src, intptr_t *load,
+		intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_load_storev(cs, v, expect,
+			src, load, newv),
+		     pcpu_rseq_cs_cmpeqv_load_storev(v, expect, src, load,
+						     newv, PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_cmpeqv_trymemcpy_storev - compare, copy, final store (a ring
+ * write: the record, then the write position; a slab refill or flush:
+ * a batch of pointers, then the count).
+ *
+ *	if (*v != expect)
+ *		return PCPU_CS_FAIL;
+ *	memcpy(dst, src, len);			(try-stores)
+ *	*v = newv;				(commit)
+ *
+ * dst and src must not overlap.  The copy is part of the sequence: keep
+ * len small (a record, a batch), since a preemption restarts it whole.
+ * _release: the commit is ordered after the copy and every earlier store.
+ */
+PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, void *dst, const void *src,
+		size_t len, intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs, v,
+			expect, dst, src, len, newv, 0),
+		     pcpu_rseq_cs_cmpeqv_trymemcpy_storev(v, expect, dst, src,
+							  len, newv, PCPU__CS_AT(cs)));
+}
+
+PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev_release(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, void *dst, const void *src,
+		size_t len, intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs, v,
+			expect, dst, src, len, newv, 1),
+		     pcpu_rseq_cs_cmpeqv_trymemcpy_storev_release(v, expect, dst,
+			src, len, newv, PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_addv - add to a word of this copy.
+ *
+ *	*v += inc;				(commit)
+ */
+PCPU__INLINE int pcpu_cs_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_addv(cs, v, inc),
+		     pcpu_rseq_cs_addv(v, inc, PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_offset_deref_addv - add at a loaded address (a per-CPU pointer
+ * to a table that can be swapped: the table's counter at off).
+ *
+ *	*(intptr_t *)(*ptr + off) += inc;	(commit)
+ */
+PCPU__INLINE int pcpu_cs_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
+					   long off, intptr_t inc)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_offset_deref_addv(cs, ptr, off, inc),
+		     pcpu_rseq_cs_offset_deref_addv(ptr, off, inc, PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_fence - wait for the critical sections of copy cpu.  When it
+ * returns, every sequence that was running on copy cpu at the call has
+ * committed or aborted, and every sequence on it that starts later sees
+ * every store the caller made before the call.  Use it after publishing a
+ * mark that makes those sequences fail, before touching the copy's data
+ * from outside (see above).  cpu: 0 .. pcpu_nr_copies() - 1.
+ *
+ * rseq: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) on that CPU (on
+ * every CPU when indexing by mm_cid: a cid is not a CPU), a few
+ * microseconds; where the kernel refuses it (before 5.10, or a seccomp
+ * filter), the calling thread runs on that CPU once instead.  Locked
+ * implementation and the spare copy: the copy's lock is taken and
+ * released.  Returns 0, or -1 with errno EINVAL (cpu out of range, or not
+ * initialized) or ENOTSUP (no membarrier and the CPU is not in this
+ * thread's affinity mask).  MT-safe; not async-signal-safe.
+ */
+int pcpu_cs_fence(unsigned int cpu);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PERCPU_CS_H */

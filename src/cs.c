@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Per-CPU critical sections: choosing the copy, the locked implementation
+ * and the fence.  The specification and the restartable sequences are in
+ * percpu/cs.h and percpu/arch/<arch>/cs.h.
+ *
+ * The locked implementation.  One lock word per copy index, at offset 0
+ * of each copy (the allocator never hands out the first bytes of the
+ * stride), taken with Drepper's three-state futex mutex.  It runs every
+ * sequence of the atomic backend (cs_locked) and, in rseq mode, the
+ * fallback of a thread that cannot complete a restartable sequence, on
+ * the spare copy only (no restartable sequence ever writes it, so the
+ * lock covers every writer of it).
+ *
+ * A signal handler that runs a sequence while its own thread holds a copy
+ * lock must not wait for that lock.  In the locked backend every copy is
+ * locked-managed, so the handler simply takes another copy: each thread
+ * keeps the copies it holds (a small per-thread stack), and pick() steps
+ * over them.  In rseq mode the spare copy has no alternative, so the
+ * fallback blocks signals around its section instead (two system calls,
+ * on a path that only a thread without working sequences takes).
+ *
+ * Final stores are compare-and-swaps: the atomic backend's this_cpu ops
+ * are lock-free and do not take the lock, so a word may change under a
+ * locked section; the section then reports PCPU_CS_RETRY (nothing
+ * committed), as an aborted sequence would.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "percpu/cs.h"
+
+#define HELD_MAX	8
+
+/* Copies whose lock this thread holds, innermost last (signal nesting). */
+static __thread uint32_t held[HELD_MAX] __attribute__((tls_model("initial-exec")));
+static __thread uint32_t nheld __attribute__((tls_model("initial-exec")));
+
+static int membarrier_state;	/* 0 unknown, 1 registered, -1 refused */
+
+static uint32_t *lock_word(uint32_t cpu)
+{
+	return (uint32_t *)(pcpu__rt.cs_locks +
+			    ((uintptr_t)cpu << pcpu__rt.shift));
+}
+
+static int is_held(uint32_t cpu)
+{
+	uint32_t n = __atomic_load_n(&nheld, __ATOMIC_RELAXED);
+
+	for (uint32_t i = 0; i < n && i < HELD_MAX; i++)
+		if (held[i] == cpu)
+			return 1;
+	return 0;
+}
+
+void pcpu__cs_pick_slow(struct pcpu_cs *cs)
+{
+	uint64_t k = pcpu__k(), r;
+	uint32_t nr, i;
+
+	if (!k) {
+		/* Sequences before anything initialized?  Only on a caller's
+		 * own words: initialize, so that the locks exist. */
+		pcpu__ensure_init();
+		k = pcpu__k();
+	}
+	r = pcpu__r();
+	nr = PCPU__R_NR(r);
+	cs->shift = PCPU__K_SHIFT(k);
+	cs->rs = (int32_t)PCPU__R_RSEQ_OFF(r);
+	if (k & PCPU__F_CS_LOCKED) {
+		/* Every copy is locked-managed: this CPU's, or the next one
+		 * this thread does not hold already. */
+		i = pcpu__atomic_index(k, r);
+		for (uint32_t n = 0; n <= nr && is_held(i); n++)
+			i = i < nr ? i + 1 : 0;
+		cs->cpu = i;
+		cs->mode = PCPU__CS_LOCKED;
+		return;
+	}
+#ifdef PCPU_ARCH_HAVE_RSEQ
+	if (k & (PCPU__F_CS_CPU | PCPU__F_CS_CID)) {
+		int cid = !!(k & PCPU__F_CS_CID);
+
+		for (int tries = 0; tries < 2; tries++) {
+			i = cid ? pcpu__rseq_index_cid(r) :
+				  pcpu__rseq_index_cpu(r);
+			if (i < nr) {
+				cs->cpu = i;
+				cs->mode = PCPU__CS_RSEQ;
+				cs->cmp = cs->rs + (cid ? PCPU__RSEQ_MM_CID :
+							  PCPU__RSEQ_CPU_ID);
+				return;
+			}
+			/* Not registered: register (our own area) and look
+			 * again; 1 means impossible. */
+			if (tries || pcpu__rseq_slow(2, 0))
+				break;
+		}
+	}
+#endif
+	cs->cpu = nr;
+	cs->mode = PCPU__CS_SPARE;
+}
+
+void pcpu__cs_after_abort(struct pcpu_cs *cs)
+{
+	cs->aborted = 0;
+	/* Counted with the single ops' aborts; the spare after too many. */
+	if (pcpu__rseq_slow(1, (int)cs->tries - 1)) {
+		cs->cpu = pcpu__rt.nr;
+		cs->mode = PCPU__CS_SPARE;
+		return;
+	}
+	pcpu__cs_pick(cs);
+}
+
+/* ---- the locked implementation --------------------------------------- */
+
+struct section {
+	sigset_t old;
+	int blocked;
+};
+
+static void section_enter(struct pcpu_cs *cs, struct section *s)
+{
+	uint32_t *w = lock_word(cs->cpu), zero = 0, n;
+
+	s->blocked = 0;
+	if (cs->mode == PCPU__CS_SPARE) {
+		sigset_t all;
+
+		sigfillset(&all);
+		s->blocked = !pthread_sigmask(SIG_BLOCK, &all, &s->old);
+	}
+	/*
+	 * Recorded before the lock is taken: a handler that interrupts the
+	 * wait or the section steps over this copy.  The compiler barrier
+	 * keeps the order; a handler runs on this thread, so no fence.
+	 */
+	n = nheld;
+	if (n < HELD_MAX)
+		held[n] = cs->cpu;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	nheld = n + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* Acquire: pairs with the release in section_exit(). */
+	if (!__atomic_compare_exchange_n(w, &zero, 1, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		pcpu__futex_lock_slow(w);
+}
+
+static void section_exit(struct pcpu_cs *cs, struct section *s)
+{
+	uint32_t *w = lock_word(cs->cpu);
+
+	/* Release: the section's stores before the lock is free. */
+	if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
+		pcpu__futex_wake(w);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	nheld--;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (s->blocked)
+		pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+}
+
+/* The final store: PCPU_CS_RETRY if a lock-free op changed *v meanwhile. */
+static int commit(intptr_t *v, intptr_t expect, intptr_t newv, int release)
+{
+	return __atomic_compare_exchange_n(v, &expect, newv, 0,
+			release ? __ATOMIC_RELEASE : __ATOMIC_RELAXED,
+			__ATOMIC_RELAXED) ? PCPU_CS_OK : PCPU_CS_RETRY;
+}
+
+static intptr_t load(const intptr_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+int pcpu__cs_locked_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
+				  intptr_t expect, intptr_t newv)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+
+	section_enter(cs, &s);
+	if (load(v) == expect)
+		r = commit(v, expect, newv, 0);
+	section_exit(cs, &s);
+	return r;
+}
+
+int pcpu__cs_locked_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		intptr_t newv, int release)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+
+	section_enter(cs, &s);
+	if (load(v) == expect) {
+		__atomic_store_n(v2, newv2, __ATOMIC_RELAXED);
+		r = commit(v, expect, newv, release);
+	}
+	section_exit(cs, &s);
+	return r;
+}
+
+int pcpu__cs_locked_cmpnev_storeoffp_load(struct pcpu_cs *cs, intptr_t *v,
+		intptr_t expectnot, long off, intptr_t *load_out)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+	intptr_t h;
+
+	section_enter(cs, &s);
+	h = load(v);
+	if (h != expectnot) {
+		r = commit(v, h, load((const intptr_t *)(h + off)), 0);
+		if (r == PCPU_CS_OK)
+			*load_out = h;
+	}
+	section_exit(cs, &s);
+	return r;
+}
+
+int pcpu__cs_locked_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
+		intptr_t expect, const intptr_t *src, intptr_t *load_out,
+		intptr_t newv)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+	intptr_t x;
+
+	section_enter(cs, &s);
+	if (load(v) == expect) {
+		x = load(src);
+		r = commit(v, expect, newv, 0);
+		if (r == PCPU_CS_OK)
+			*load_out = x;
+	}
+	section_exit(cs, &s);
+	return r;
+}
+
+int pcpu__cs_locked_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, void *dst, const void *src,
+		size_t len, intptr_t newv, int release)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+
+	section_enter(cs, &s);
+	if (load(v) == expect) {
+		memcpy(dst, src, len);
+		r = commit(v, expect, newv, release);
+	}
+	section_exit(cs, &s);
+	return r;
+}
+
+int pcpu__cs_locked_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
+{
+	struct section s;
+
+	section_enter(cs, &s);
+	__atomic_fetch_add(v, inc, __ATOMIC_RELAXED);
+	section_exit(cs, &s);
+	return PCPU_CS_OK;
+}
+
+int pcpu__cs_locked_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
+				      long off, intptr_t inc)
+{
+	struct section s;
+
+	section_enter(cs, &s);
+	__atomic_fetch_add((intptr_t *)(load(ptr) + off), inc,
+			   __ATOMIC_RELAXED);
+	section_exit(cs, &s);
+	return PCPU_CS_OK;
+}
+
+/* ---- the fence -------------------------------------------------------- */
+
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ		(1 << 7)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ	(1 << 8)
+#endif
+#ifndef MEMBARRIER_CMD_FLAG_CPU
+#define MEMBARRIER_CMD_FLAG_CPU				(1 << 0)
+#endif
+
+static long membarrier(int cmd, unsigned int flags, int cpu)
+{
+	return syscall(SYS_membarrier, cmd, flags, cpu);
+}
+
+/*
+ * Restart every sequence running on cpu (all CPUs: cpu < 0).  A child of
+ * fork() is a new mm and must register again: EPERM says so.
+ */
+static int rseq_fence(int cpu)
+{
+	unsigned int flags = cpu >= 0 ? MEMBARRIER_CMD_FLAG_CPU : 0;
+
+	for (int i = 0; i < 2; i++) {
+		int st = __atomic_load_n(&membarrier_state, __ATOMIC_ACQUIRE);
+
+		if (st >= 0 && !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+					   flags, cpu < 0 ? 0 : cpu))
+			return 0;
+		if (st < 0 || (errno != EPERM && st == 1))
+			break;
+		if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+			       0, 0)) {
+			__atomic_store_n(&membarrier_state, -1,
+					 __ATOMIC_RELEASE);
+			break;
+		}
+		__atomic_store_n(&membarrier_state, 1, __ATOMIC_RELEASE);
+	}
+	return -1;
+}
+
+/*
+ * Without membarrier: run on cpu.  Once this thread runs there, every
+ * other thread that was inside a sequence on that CPU has been preempted,
+ * and the kernel aborts its sequence before it runs again.
+ */
+static int visit_cpu(unsigned int cpu)
+{
+	cpu_set_t saved, one;
+	int ok;
+
+	if (cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(saved), &saved))
+		goto nosup;
+	if (!CPU_ISSET(cpu, &saved))
+		goto nosup;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		goto nosup;
+	ok = sched_getcpu() == (int)cpu;
+	sched_setaffinity(0, sizeof(saved), &saved);
+	if (ok)
+		return 0;
+nosup:
+	errno = ENOTSUP;
+	return -1;
+}
+
+int pcpu_cs_fence(unsigned int cpu)
+{
+	int saved = errno;
+	struct pcpu_cs cs;
+	struct section s;
+
+	if (!pcpu__rt.base || cpu > pcpu__rt.nr) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Whatever the caller stored is visible before anything below. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (pcpu__rt.cs_locked || cpu == pcpu__rt.nr) {
+		cs.cpu = cpu;
+		cs.mode = PCPU__CS_LOCKED;
+		section_enter(&cs, &s);
+		section_exit(&cs, &s);
+		return 0;
+	}
+	if (!rseq_fence(pcpu__rt.cid ? -1 : (int)cpu)) {
+		errno = saved;
+		return 0;
+	}
+	if (pcpu__rt.cid) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (visit_cpu(cpu))
+		return -1;
+	errno = saved;
+	return 0;
+}
+
+/* ---- set-up and fork -------------------------------------------------- */
+
+/* The child of fork() is alone: a lock held by a thread the fork cut off
+ * would stay held.  A section it cut off is abandoned before its final
+ * store, as an aborted sequence is, so freeing the locks is safe. */
+static void cs_atfork_child(void)
+{
+	if (!pcpu__rt.base)
+		return;
+	for (uint32_t k = 0; k <= pcpu__rt.nr; k++)
+		__atomic_store_n(lock_word(k), 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&membarrier_state, 0, __ATOMIC_RELAXED);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void cs_atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, cs_atfork_child);
+}
+
+int pcpu__cs_setup(int backend_id, char *why, size_t len)
+{
+	pcpu__rt.cs_locks = pcpu__rt.base;
+	pcpu__rt.cs_locked = 0;
+	pthread_once(&atfork_once, cs_atfork_register);
+	if (backend_id == PCPU__BK_RSEQ)
+		return 0;	/* pcpu__rseq_setup() ran at its start */
+	if (backend_id == PCPU__BK_GS &&
+	    !pcpu__rseq_setup(PCPU_INDEX_CPU, why, len))
+		return 0;
+	/* Atomic backend, or gs without rseq: the locked implementation. */
+	pcpu__rt.cs_locked = 1;
+	return 0;
+}
