@@ -192,6 +192,13 @@ static void thread_init(void *x, int tid)
 	}
 }
 
+static void thread_fini(void *x, int tid)
+{
+	(void)x;
+	(void)tid;
+	rseq_unregister_current_thread();
+}
+
 int main(int argc, char **argv)
 {
 	int counts[BENCH_MAX_COUNTS], rc = 0, ncpus = bench_ncpus();
@@ -220,6 +227,7 @@ int main(int argc, char **argv)
 			.kind = "peer",
 			.threads = counts[k],
 			.thread_init = thread_init,
+			.thread_fini = thread_fini,
 		};
 
 		b.bench = "counter_add";

@@ -26,7 +26,7 @@ echo "machine: $BENCH_CPU, $BENCH_NCPUS CPUs, Linux $BENCH_KERNEL," \
      "load average $BENCH_LOAD at the start"
 echo "ns_per_op = wall time of the run / all threads' ops; threads pinned" \
      "round-robin; threads ${BENCH_THREADS:-1,2,4,8,16};" \
-     "${BENCH_TIME:-0.2} s per repetition"
+     "${BENCH_TIME:-0.3} s per repetition"
 
 progs=()
 for b in "$B"/bench/bench_*; do
