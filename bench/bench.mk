@@ -105,7 +105,7 @@ $(B)/bench/peer_kselftest_rseq: bench/peer_kselftest_rseq.c $(KS)/rseq.o \
 # Peer packages: all in one apt run; if that fails (one name unknown
 # here), one by one, so that one missing peer does not take the others.
 bench-packages:
-	@scripts/need-packages.sh $(BENCH_PKGS) 2>/dev/null || \
+	@scripts/need-packages.sh $(BENCH_PKGS) || \
 	for p in $(BENCH_PKGS); do \
 		scripts/need-packages.sh $$p >/dev/null 2>&1 || \
 			echo "bench: could not install $$p"; \
