@@ -1,17 +1,18 @@
 #!/bin/bash
 # vm/build-kernel.sh - build (once) the small test kernel for vm/run.sh.
 #
-# Usage: vm/build-kernel.sh [--unpatched]
+# Usage: vm/build-kernel.sh [--unpatched | --packages-only]
 #
 # Extracts Debian's linux-source-6.12 into a cache directory outside the
-# clone, applies kernel/*.patch (unless --unpatched), configures it from
-# "make tinyconfig" + kernel/config.fragment and builds bzImage. The result
-# goes to $CACHE/kernel-<key>/ (bzImage, gen_init_cpio, .config, build.log,
-# and for the patched kernel the series' selftest built static as
-# selftest_gs_percpu) where <key> is a sha256 of the patches, the config
-# fragment, the variant, the recipe version below, the compiler version and
-# the source package's version and size: the second run with the same
-# inputs does not rebuild.
+# clone, applies the series kernel/*.patch (all but the cover letter) and
+# then the test kernel's own kernel/test-only/*.patch (unless --unpatched),
+# configures it from "make tinyconfig" + kernel/config.fragment and builds
+# bzImage. The result goes to $CACHE/kernel-<key>/ (bzImage, gen_init_cpio,
+# .config, build.log, and for the patched kernel the series' selftest
+# built static as selftest_gs_percpu) where <key> is a sha256 of all those
+# patches, the config fragment, the variant, the recipe version below, the
+# compiler version and the source package's version and size: the second
+# run with the same inputs does not rebuild.
 # Prints the bzImage path as the last line on stdout; progress on stderr.
 #
 # Environment:
@@ -20,6 +21,7 @@
 #   VM_KERNEL_SRC    source tarball (default /usr/src/linux-source-6.12.tar.xz)
 #   VM_KEEP_SRC=1    keep the build tree (about 1.5 GB) after a build
 #   VM_JOBS          make -j (default: nproc)
+#   VM_APT_LOCK_WAIT seconds apt-get waits for a busy dpkg lock (default 300)
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,14 +31,17 @@ JOBS=${VM_JOBS:-$(nproc)}
 PKGS="linux-source-6.12 qemu-system-x86 busybox-static flex bison bc \
 libelf-dev libssl-dev cpio lz4 xz-utils make gcc gcc-multilib"
 
-# Bump when this script changes what ends up in the cache directory.
-RECIPE=2
+# Bump to force a rebuild. The key also covers the build section of this
+# script itself (from "# ---- build" on), so editing how the kernel is
+# patched, configured or built changes it too; the package section does not.
+RECIPE=3
 
 variant=patched
 case "${1:-}" in
 --unpatched) variant=unpatched ;;
+--packages-only) variant= ;;	# install what is missing, build nothing
 "") ;;
-*) echo "usage: $0 [--unpatched]" >&2; exit 2 ;;
+*) echo "usage: $0 [--unpatched | --packages-only]" >&2; exit 2 ;;
 esac
 
 log() { echo "build-kernel: $*" >&2; }
@@ -55,46 +60,94 @@ done
 # gcc-multilib conflicts with Debian's cross compilers (gcc-aarch64-linux-gnu
 # ...). When gcc-multilib cannot go in, the 32-bit test builds with
 # libc6-dev-i386 + lib32gcc-12-dev instead (vm.mk supplies the asm/ headers).
+#
+# Another apt or dpkg may be running (unattended upgrades, another build on
+# this machine): apt-get waits for the dpkg lock itself (DPkg::Lock::Timeout)
+# and, if the lock is still busy after that, is retried once. On failure
+# apt's own last lines are shown.
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+apt_out=$(mktemp)
+trap 'rm -f "$apt_out"' EXIT
+apt_run() {	# apt-get ARGS..., output kept in $apt_out
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get \
+		-o DPkg::Lock::Timeout="${VM_APT_LOCK_WAIT:-300}" "$@" \
+		> "$apt_out" 2>&1
+}
 apt_install() {
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-		--no-install-recommends --no-remove "$@" >&2
+	apt_run install -y -q --no-install-recommends --no-remove "$@"
+}
+try_install() {	# one retry after "apt-get update", one after a busy lock
+	apt_install "$@" && return 0
+	if grep -q -E 'Unable to locate package|has no installation candidate|Failed to fetch' "$apt_out"; then
+		apt_run update -q && apt_install "$@" && return 0
+	fi
+	if grep -q -i -E 'could not get lock|unable to acquire|lock.*held by' "$apt_out"; then
+		log "the package manager is busy; retrying in 10s"
+		sleep 10
+		apt_install "$@" && return 0
+	fi
+	return 1
+}
+apt_failed() {
+	log "apt-get install failed:"
+	tail -n 15 "$apt_out" | sed 's/^/  apt: /' >&2
+	exit 1
 }
 if [ -n "$missing" ]; then
 	log "installing:$missing"
-	SUDO=
-	[ "$(id -u)" = 0 ] || SUDO=sudo
-	if ! apt_install $missing; then
-		$SUDO apt-get update >&2 || true
-		if ! apt_install $missing; then
-			case " $missing " in
-			*" gcc-multilib "*)
-				log "gcc-multilib cannot be installed without removing packages; using libc6-dev-i386 lib32gcc-12-dev for -m32"
-				apt_install ${missing/gcc-multilib/} libc6-dev-i386 lib32gcc-12-dev ||
-					{ log "apt-get failed"; exit 1; }
-				;;
-			*) log "apt-get failed"; exit 1 ;;
-			esac
-		fi
+	if ! try_install $missing; then
+		case " $missing " in
+		*" gcc-multilib "*)
+			grep -q -i -E 'could not get lock|unable to acquire|lock.*held by' "$apt_out" &&
+				apt_failed
+			log "gcc-multilib cannot be installed without removing packages; using libc6-dev-i386 lib32gcc-12-dev for -m32"
+			try_install ${missing/gcc-multilib/} libc6-dev-i386 lib32gcc-12-dev ||
+				apt_failed
+			;;
+		*) apt_failed ;;
+		esac
 	fi
 fi
+rm -f "$apt_out"
+trap - EXIT
+[ -n "$variant" ] || exit 0
 [ -f "$TARBALL" ] || { log "no kernel source at $TARBALL"; exit 1; }
 
 # ---- cache key ---------------------------------------------------------
+# The series, then the patches that exist only in the test kernel (debug
+# hooks such as a delay that widens a race window for a test; never sent).
 patches=()
 if [ $variant = patched ]; then
 	for p in "$ROOT"/kernel/*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
 		[ -f "$p" ] && patches+=("$p")
 	done
 	[ ${#patches[@]} -gt 0 ] || { log "no kernel/*.patch"; exit 1; }
+	for p in "$ROOT"/kernel/test-only/*.patch; do
+		[ -f "$p" ] && patches+=("$p")
+	done
 fi
-fragment=$ROOT/kernel/config.fragment
+# Work from a snapshot of the inputs, so that the build (which may first
+# wait for another one) applies exactly what the key was computed from.
+snap=$(mktemp -d)
+trap 'rm -rf "$snap"' EXIT
+cp "$ROOT/kernel/config.fragment" "$snap/config.fragment"
+fragment=$snap/config.fragment
+names=()
+for i in "${!patches[@]}"; do
+	names+=("${patches[$i]#"$ROOT"/}")
+	cp "${patches[$i]}" "$snap/$i.patch"
+	patches[$i]=$snap/$i.patch
+done
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)
 key=$( {
 	echo "variant=$variant recipe=$RECIPE"
 	echo "source=$(basename "$TARBALL") version=$srcver size=$(stat -c %s "$TARBALL")"
 	echo "cc=$(gcc --version | head -1)"
+	sed -n '/^# ---- build ----/,$p' "$0"
 	cat "$fragment"
-	for p in "${patches[@]}"; do echo "patch=$(basename "$p")"; cat "$p"; done
+	for i in "${!patches[@]}"; do echo "patch=${names[$i]}"; cat "${patches[$i]}"; done
 } | sha256sum | cut -c1-16)
 out=$CACHE/kernel-$key
 
@@ -119,12 +172,12 @@ start=$(date +%s)
 tmp=$out.tmp.$$
 rm -rf "$tmp"
 mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" "$snap"' EXIT
 tar -C "$tmp" -xf "$TARBALL"
 src=$(echo "$tmp"/linux-source-*)
-for p in "${patches[@]}"; do
-	log "applying $(basename "$p")"
-	patch -d "$src" -p1 --batch --forward --quiet < "$p" >&2
+for i in "${!patches[@]}"; do
+	log "applying ${names[$i]}"
+	patch -d "$src" -p1 --batch --forward --quiet < "${patches[$i]}" >&2
 done
 (
 	cd "$src"
@@ -132,7 +185,7 @@ done
 	ARCH=x86_64 scripts/kconfig/merge_config.sh -m .config "$fragment" \
 		>> "$tmp/build.log" 2>&1
 	make ARCH=x86_64 olddefconfig >> "$tmp/build.log" 2>&1
-) || { log "configuration failed, see $tmp/build.log"; tail -20 "$tmp/build.log" >&2; trap - EXIT; exit 1; }
+) || { log "configuration failed, see $tmp/build.log"; tail -20 "$tmp/build.log" >&2; trap 'rm -rf "$snap"' EXIT; exit 1; }
 
 # Every option the fragment asks for must have survived olddefconfig.
 bad=0
@@ -146,11 +199,11 @@ done < "$fragment"
 for opt in CONFIG_SCHED_MM_CID=y; do
 	grep -qx "$opt" "$src/.config" || { log "config: $opt missing"; bad=1; }
 done
-[ $bad = 0 ] || { trap - EXIT; log "config check failed (tree kept in $tmp)"; exit 1; }
+[ $bad = 0 ] || { trap 'rm -rf "$snap"' EXIT; log "config check failed (tree kept in $tmp)"; exit 1; }
 
 if ! make -C "$src" ARCH=x86_64 -j"$JOBS" bzImage >> "$tmp/build.log" 2>&1; then
 	tail -40 "$tmp/build.log" >&2
-	trap - EXIT
+	trap 'rm -rf "$snap"' EXIT
 	log "build failed, see $tmp/build.log"
 	exit 1
 fi
@@ -160,10 +213,10 @@ st=$src/tools/testing/selftests/x86/gs_percpu.c
 if [ -f "$st" ]; then
 	gcc -O2 -g -std=gnu99 -pthread -Wall -static -I"$src/usr/include" \
 		-o "$tmp/selftest_gs_percpu" "$st" >> "$tmp/build.log" 2>&1 ||
-		{ log "selftest gs_percpu.c does not build, see $tmp/build.log"; trap - EXIT; exit 1; }
+		{ log "selftest gs_percpu.c does not build, see $tmp/build.log"; trap 'rm -rf "$snap"' EXIT; exit 1; }
 fi
 echo "$variant" > "$tmp/variant"
-for p in "${patches[@]}"; do basename "$p"; done > "$tmp/patches"
+for n in "${names[@]}"; do echo "$n"; done > "$tmp/patches"
 if [ "${VM_KEEP_SRC:-0}" = 1 ]; then
 	mv "$src" "$tmp/src"
 else
@@ -171,7 +224,7 @@ else
 fi
 rm -rf "$out"
 mv "$tmp" "$out"
-trap - EXIT
+trap 'rm -rf "$snap"' EXIT
 secs=$(( $(date +%s) - start ))
 echo "$secs" > "$out/build-seconds"
 log "built $variant kernel in ${secs}s: $out/bzImage"

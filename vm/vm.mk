@@ -59,7 +59,7 @@ VM_ABI_HDRS := $(wildcard tests/abi/*.h)
 VM_RUN = vm/run.sh --smp $(VM_SMP) --mem $(VM_MEM) --timeout $(VM_TIMEOUT) \
 	 --env "$(VM_GUEST_ENV)"
 
-.PHONY: vm-check vm-bench vm-kernel vm-abi vm-clean
+.PHONY: vm-check vm-bench vm-kernel vm-abi vm-clean vm-packages
 
 vm-abi: $(VM_ABI_BINS) $(VM_BENCH_BINS)
 
@@ -68,11 +68,13 @@ $(VM_OUT)/abi/%: tests/abi/%.c $(VM_ABI_HDRS)
 	$(VM_CC) $(VM_CFLAGS) -o $@ $<
 
 # -m32 needs 32-bit libc (gcc-multilib, or libc6-dev-i386 + lib32gcc-12-dev
-# where gcc-multilib conflicts with a cross compiler). Without gcc-multilib
+# where gcc-multilib conflicts with a cross compiler), which
+# build-kernel.sh --packages-only installs first. Without gcc-multilib
 # there is no /usr/include/asm: point -idirafter at the bi-arch amd64 asm/
-# headers. With no 32-bit toolchain at all, install a stub that SKIPs.
+# headers. With no 32-bit toolchain at all, install a stub that SKIPs, dated
+# 1970 so that the next make tries the real build again.
 VM_INC32 := $(VM_OUT)/include32
-$(VM_OUT)/abi/abi_compat32: tests/abi/abi_compat32.c $(VM_ABI_HDRS)
+$(VM_OUT)/abi/abi_compat32: tests/abi/abi_compat32.c $(VM_ABI_HDRS) | vm-packages
 	@mkdir -p $(@D) $(VM_INC32)
 	@[ -e /usr/include/asm ] || [ ! -d /usr/include/x86_64-linux-gnu/asm ] || \
 		ln -sfn /usr/include/x86_64-linux-gnu/asm $(VM_INC32)/asm
@@ -80,10 +82,14 @@ $(VM_OUT)/abi/abi_compat32: tests/abi/abi_compat32.c $(VM_ABI_HDRS)
 		-o $@ $< || { \
 		echo "vm.mk: no -m32 toolchain: abi_compat32 will SKIP" >&2; \
 		printf '#!/bin/sh\necho "abi_compat32: no 32-bit toolchain on the build host"\nexit 77\n' > $@; \
-		chmod +x $@; }
+		chmod +x $@; touch -d @0 $@; }
 
 vm-kernel:
 	@vm/build-kernel.sh
+
+# The toolchain, QEMU and kernel source, before anything is compiled.
+vm-packages:
+	@vm/build-kernel.sh --packages-only
 
 # Both boots run even if the first fails; the target fails if either did.
 vm-check: $(VM_ABI_BINS) $(VM_LIB_TESTS)
