@@ -6,9 +6,14 @@
  *     (base + cpu * stride for the CPU the tracee last ran on);
  *   - PTRACE_SETREGS and PTRACE_POKEUSER writing back unchanged values
  *     keep striping on;
- *   - PTRACE_POKEUSER of a different gs_base, or of a non-null gs
- *     selector, switches it off (GET answers ENOENT, in the tracer and in
- *     the tracee);
+ *   - so does a register set saved at one stop and written back at a
+ *     later stop, after the tracee ran and migrated (gdb's "call", CRIU's
+ *     parasite): its gs_base is the old CPU's slot, and any slot of the
+ *     layout is not a change;
+ *   - so does POKEUSER of another possible CPU's slot;
+ *   - PTRACE_POKEUSER of a gs_base that is not a slot (between two slots,
+ *     or outside the layout), or of a non-null gs selector, switches it
+ *     off (GET answers ENOENT, in the tracer and in the tracee);
  *   - PTRACE_ARCH_PRCTL ARCH_SET_GS_PERCPU turns it on in a tracee.
  */
 #include "gs_abi.h"
@@ -24,7 +29,7 @@
 
 static char *area;
 static unsigned long stride = 4096;
-static int nr, cpus[CPU_SETSIZE], ncpus, cpu_last;
+static int nr, cpus[CPU_SETSIZE], ncpus, cpu_last, cpu_want;
 
 /* What the tracee saw after it was resumed (shared page). */
 struct report {
@@ -50,6 +55,19 @@ static void tracee(int self_set)
 	_exit(0);
 }
 
+/*
+ * What a debugger's "call" runs in the tracee between two stops: here it
+ * moves the tracee to another CPU and stops again. The tracer then puts
+ * back the registers of the first stop, so this never returns.
+ */
+static void __attribute__((noreturn, noinline)) injected_call(void)
+{
+	gs_pin(cpus[0]);
+	raise(SIGSTOP);
+	for (;;)
+		pause();
+}
+
 static pid_t start_tracee(int self_set)
 {
 	int status;
@@ -68,8 +86,8 @@ static pid_t start_tracee(int self_set)
 }
 
 /*
- * Resume and check what the tracee saw; want_on: striping expected;
- * want_base: its GS base, ~0 for "don't care".
+ * Resume and check what the tracee saw; want_on: striping expected, on
+ * CPU cpu_want; want_base: its GS base, ~0 for "don't care".
  */
 static void finish(pid_t pid, int want_on, unsigned long want_base,
 		   const char *name)
@@ -83,7 +101,7 @@ static void finish(pid_t pid, int want_on, unsigned long want_base,
 		return;
 	}
 	if (want_on && (rep->get_ret || rep->b != (unsigned long)area ||
-			rep->s != stride || rep->gs0 != (unsigned long)cpu_last)) {
+			rep->s != stride || rep->gs0 != (unsigned long)cpu_want)) {
 		gs_fail("%s: tracee GET %ld (%s) {%#lx, %#lx}, %%gs:0 %lu",
 			name, rep->get_ret, strerror(rep->get_errno), rep->b,
 			rep->s, rep->gs0);
@@ -148,6 +166,7 @@ int main(int argc, char **argv)
 	want = (unsigned long)area + cpu_last * stride;
 	/* The tracer itself runs elsewhere when it can. */
 	gs_pin(cpus[0]);
+	cpu_want = cpu_last;
 
 	/* 1. Tracer reads the tracee's layout and base. */
 	pid = start_tracee(1);
@@ -168,6 +187,66 @@ int main(int argc, char **argv)
 		check_tracer_view(pid, "after unchanged write-back");
 		finish(pid, 1, want,
 		       "SETREGS / POKEUSER of unchanged values keep striping");
+	}
+
+	/*
+	 * 2b. A register set saved at one stop and written back at a later
+	 * stop, after the tracee migrated in between (gdb's "call"): its
+	 * gs_base is the slot of the CPU the tracee left, and striping must
+	 * survive it.
+	 */
+	if (ncpus < 2) {
+		printf("  [SKIP] SETREGS after a migration: needs 2 CPUs\n");
+	} else if ((pid = start_tracee(1)) > 0) {
+		struct user_regs_struct call;
+		unsigned long first = (unsigned long)area + cpus[0] * stride;
+		int status;
+
+		if (ptrace(PTRACE_GETREGS, pid, 0, &regs))
+			gs_fail("GETREGS: %s", strerror(errno));
+		call = regs;
+		call.rip = (unsigned long)injected_call;
+		/* Below the red zone, aligned as after a call instruction. */
+		call.rsp = ((regs.rsp - 4096) & ~15UL) - 8;
+		call.orig_rax = -1;	/* no system call to restart */
+		if (ptrace(PTRACE_SETREGS, pid, 0, &call) ||
+		    ptrace(PTRACE_CONT, pid, 0, 0) ||
+		    waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) {
+			gs_fail("injected call did not stop (status %#x)",
+				status);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		} else {
+			errno = 0;
+			if (ptrace(PTRACE_PEEKUSER, pid, GS_BASE_OFF, 0) !=
+			    (long)first)
+				gs_fail("after the call the tracee is not on CPU %d",
+					cpus[0]);
+			if (ptrace(PTRACE_SETREGS, pid, 0, &regs))
+				gs_fail("SETREGS: %s", strerror(errno));
+			cpu_want = cpus[0];
+			finish(pid, 1, first,
+			       "SETREGS of a set saved before a migration keeps striping");
+			cpu_want = cpu_last;
+		}
+	}
+
+	/* 2c. POKEUSER of another possible CPU's slot: not a change either. */
+	pid = start_tracee(1);
+	if (pid > 0) {
+		if (ptrace(PTRACE_POKEUSER, pid, GS_BASE_OFF,
+			   (unsigned long)area + cpus[0] * stride))
+			gs_fail("POKEUSER gs_base: %s", strerror(errno));
+		finish(pid, 1, want,
+		       "POKEUSER of another CPU's slot keeps striping");
+	}
+
+	/* 2d. A base between two slots is a change. */
+	pid = start_tracee(1);
+	if (pid > 0) {
+		if (ptrace(PTRACE_POKEUSER, pid, GS_BASE_OFF, want + 8))
+			gs_fail("POKEUSER gs_base: %s", strerror(errno));
+		finish(pid, 0, want + 8, "POKEUSER of a base off the slot grid disables");
 	}
 
 	/* 3. A real gs_base change switches it off. */
