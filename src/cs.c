@@ -12,13 +12,17 @@
  * the spare copy only (no restartable sequence ever writes it, so the
  * lock covers every writer of it).
  *
- * A signal handler that runs a sequence while its own thread holds a copy
- * lock must not wait for that lock.  In the locked backend every copy is
- * locked-managed, so the handler simply takes another copy: each thread
- * keeps the copies it holds (a small per-thread stack), and pick() steps
- * over them.  In rseq mode the spare copy has no alternative, so the
- * fallback blocks signals around its section instead (two system calls,
- * on a path that only a thread without working sequences takes).
+ * A signal handler must never run a section on data that a section it
+ * interrupted is halfway through, nor wait for a lock its own thread
+ * holds.  Taking another copy is not enough: two threads, each
+ * interrupted inside a section and each handler waiting for the other's
+ * copy, deadlock (seen: 16 threads and a signal storm on 3 copies).
+ * Restartable sequences solve this in the kernel, which aborts the
+ * interrupted sequence before the handler runs; a lock cannot be undone,
+ * so a locked section blocks signals for its duration instead: two
+ * system calls per section, on the paths that run without rseq (the
+ * atomic backend: valgrind, seccomp sandboxes; and the spare-copy
+ * fallback).
  *
  * Final stores are compare-and-swaps: the atomic backend's this_cpu ops
  * are lock-free and do not take the lock, so a word may change under a
@@ -38,28 +42,12 @@
 #include "internal.h"
 #include "percpu/cs.h"
 
-#define HELD_MAX	8
-
-/* Copies whose lock this thread holds, innermost last (signal nesting). */
-static __thread uint32_t held[HELD_MAX] __attribute__((tls_model("initial-exec")));
-static __thread uint32_t nheld __attribute__((tls_model("initial-exec")));
-
 static int membarrier_state;	/* 0 unknown, 1 registered, -1 refused */
 
 static uint32_t *lock_word(uint32_t cpu)
 {
 	return (uint32_t *)(pcpu__rt.cs_locks +
 			    ((uintptr_t)cpu << pcpu__rt.shift));
-}
-
-static int is_held(uint32_t cpu)
-{
-	uint32_t n = __atomic_load_n(&nheld, __ATOMIC_RELAXED);
-
-	for (uint32_t i = 0; i < n && i < HELD_MAX; i++)
-		if (held[i] == cpu)
-			return 1;
-	return 0;
 }
 
 void pcpu__cs_pick_slow(struct pcpu_cs *cs)
@@ -78,12 +66,8 @@ void pcpu__cs_pick_slow(struct pcpu_cs *cs)
 	cs->shift = PCPU__K_SHIFT(k);
 	cs->rs = (int32_t)PCPU__R_RSEQ_OFF(r);
 	if (k & PCPU__F_CS_LOCKED) {
-		/* Every copy is locked-managed: this CPU's, or the next one
-		 * this thread does not hold already. */
-		i = pcpu__atomic_index(k, r);
-		for (uint32_t n = 0; n <= nr && is_held(i); n++)
-			i = i < nr ? i + 1 : 0;
-		cs->cpu = i;
+		/* Every copy is locked-managed: this CPU's. */
+		cs->cpu = pcpu__atomic_index(k, r);
 		cs->mode = PCPU__CS_LOCKED;
 		return;
 	}
@@ -133,26 +117,12 @@ struct section {
 
 static void section_enter(struct pcpu_cs *cs, struct section *s)
 {
-	uint32_t *w = lock_word(cs->cpu), zero = 0, n;
+	uint32_t *w = lock_word(cs->cpu), zero = 0;
+	sigset_t all;
 
-	s->blocked = 0;
-	if (cs->mode == PCPU__CS_SPARE) {
-		sigset_t all;
-
-		sigfillset(&all);
-		s->blocked = !pthread_sigmask(SIG_BLOCK, &all, &s->old);
-	}
-	/*
-	 * Recorded before the lock is taken: a handler that interrupts the
-	 * wait or the section steps over this copy.  The compiler barrier
-	 * keeps the order; a handler runs on this thread, so no fence.
-	 */
-	n = nheld;
-	if (n < HELD_MAX)
-		held[n] = cs->cpu;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	nheld = n + 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* Before the lock: no handler of ours runs while we hold it. */
+	sigfillset(&all);
+	s->blocked = !pthread_sigmask(SIG_BLOCK, &all, &s->old);
 	/* Acquire: pairs with the release in section_exit(). */
 	if (!__atomic_compare_exchange_n(w, &zero, 1, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
@@ -166,9 +136,6 @@ static void section_exit(struct pcpu_cs *cs, struct section *s)
 	/* Release: the section's stores before the lock is free. */
 	if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
 		pcpu__futex_wake(w);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	nheld--;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (s->blocked)
 		pthread_sigmask(SIG_SETMASK, &s->old, NULL);
 }

@@ -109,7 +109,7 @@ if want install; then
 fi
 
 echo "== rseq registered by the library (GLIBC_TUNABLES=glibc.pthread.rseq=0)"
-for n in test_ops test_stress_migration test_stress_signals test_stress_fork test_init_existing_threads test_outside_possible \
+for n in test_ops test_cs test_cs_stress test_stress_migration test_stress_signals test_stress_fork test_init_existing_threads test_outside_possible \
 	 test_stress_thread_churn; do
 	want "$n" || continue
 	run "$n[rseq,own-area]" GLIBC_TUNABLES=glibc.pthread.rseq=0 \

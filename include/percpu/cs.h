@@ -49,14 +49,15 @@
  * backend, or no rseq here): each sequence runs under the lock word of its
  * copy (one futex-backed lock per copy index), and its final store is a
  * compare-and-swap, so that it stays correct next to the lock-free this_cpu
- * ops of that backend.  A signal handler that interrupts a locked section
- * is sent to another copy, never to the one its own thread holds.
+ * ops of that backend; signals are blocked for the section's duration, so
+ * that a handler never runs inside one (two system calls per section:
+ * the locked implementation is correct first, fast second).
  *
  * Progress.  A thread that cannot complete a sequence (no rseq
  * registration possible, single-stepped by a debugger, instrumented)
  * moves, after PCPU_CS_MAX_ABORTS consecutive aborts, to the spare copy
  * (index pcpu_nr_copies() - 1), which no restartable sequence ever
- * writes: there it runs the locked implementation with signals blocked.
+ * writes: there it runs the locked implementation.
  * Structures must therefore size their per-copy data for every copy
  * index, the spare included.
  *
