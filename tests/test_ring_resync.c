@@ -168,9 +168,15 @@ static void length(unsigned int cpu_a, unsigned int cpu_b)
 	long lost;
 
 	ring_init(&t, "length");
-	if (cpu_b != cpu_a)
-		buf_b = fill(&t, cpu_b, 0, -1);	/* t.hdr: A's, below */
 	t.buf = fill(&t, cpu_a, 0, -1);
+	if (cpu_b != cpu_a) {
+		/* B's records are newer: read_next meets A's damage first. */
+		uint64_t *a_hdr[NREC];
+
+		memcpy(a_hdr, t.hdr, sizeof(a_hdr));
+		buf_b = fill(&t, cpu_b, 0, -1);
+		memcpy(t.hdr, a_hdr, sizeof(a_hdr));
+	}
 	/* Stamp and commit flag intact, length far beyond the page. */
 	t.hdr[BAD][0] |= PCPU_RING_LEN_MASK;
 	lost = rest_of_page(&t);
