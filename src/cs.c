@@ -50,8 +50,9 @@ static uint32_t *lock_word(uint32_t cpu)
 			    ((uintptr_t)cpu << pcpu__rt.shift));
 }
 
-void pcpu__cs_pick_slow(struct pcpu_cs *cs)
+struct pcpu_cs pcpu__cs_pick_slow(uint32_t tries)
 {
+	struct pcpu_cs cs = { .tries = tries };
 	uint64_t k = pcpu__k(), r;
 	uint32_t nr, i;
 
@@ -63,49 +64,54 @@ void pcpu__cs_pick_slow(struct pcpu_cs *cs)
 	}
 	r = pcpu__r();
 	nr = PCPU__R_NR(r);
-	cs->shift = PCPU__K_SHIFT(k);
-	cs->rs = (int32_t)PCPU__R_RSEQ_OFF(r);
+	cs.shift = (uint8_t)PCPU__K_SHIFT(k);
+	cs.rs = (int32_t)PCPU__R_RSEQ_OFF(r);
 	if (k & PCPU__F_CS_LOCKED) {
 		/* Every copy is locked-managed: this CPU's. */
-		cs->cpu = pcpu__atomic_index(k, r);
-		cs->mode = PCPU__CS_LOCKED;
-		return;
+		cs.cpu = pcpu__atomic_index(k, r);
+		cs.mode = PCPU__CS_LOCKED;
+		return cs;
 	}
 #ifdef PCPU_ARCH_HAVE_RSEQ
 	if (k & (PCPU__F_CS_CPU | PCPU__F_CS_CID)) {
 		int cid = !!(k & PCPU__F_CS_CID);
 
-		for (int tries = 0; tries < 2; tries++) {
+		for (int again = 0; again < 2; again++) {
 			i = cid ? pcpu__rseq_index_cid(r) :
 				  pcpu__rseq_index_cpu(r);
 			if (i < nr) {
-				cs->cpu = i;
-				cs->mode = PCPU__CS_RSEQ;
-				cs->cmp = cs->rs + (cid ? PCPU__RSEQ_MM_CID :
-							  PCPU__RSEQ_CPU_ID);
-				return;
+				cs.cpu = i;
+				cs.mode = cid ? PCPU__CS_RSEQ_CID :
+						PCPU__CS_RSEQ;
+				return cs;
 			}
 			/* Not registered: register (our own area) and look
 			 * again; 1 means impossible. */
-			if (tries || pcpu__rseq_slow(2, 0))
+			if (again || pcpu__rseq_slow(2, 0))
 				break;
 		}
 	}
 #endif
-	cs->cpu = nr;
-	cs->mode = PCPU__CS_SPARE;
+	cs.cpu = nr;
+	cs.mode = PCPU__CS_SPARE;
+	return cs;
 }
 
-void pcpu__cs_after_abort(struct pcpu_cs *cs)
+struct pcpu_cs pcpu__cs_after_abort(uint32_t tries)
 {
-	cs->aborted = 0;
+	struct pcpu_cs cs;
+
 	/* Counted with the single ops' aborts; the spare after too many. */
-	if (pcpu__rseq_slow(1, (int)cs->tries - 1)) {
-		cs->cpu = pcpu__rt.nr;
-		cs->mode = PCPU__CS_SPARE;
-		return;
+	if (pcpu__rseq_slow(1, (int)tries - 1)) {
+		cs = pcpu__cs_pick_slow(tries);
+		cs.cpu = PCPU__R_NR(pcpu__r());
+		cs.mode = PCPU__CS_SPARE;
+		return cs;
 	}
-	pcpu__cs_pick(cs);
+	cs.tries = tries;
+	cs.aborted = 0;
+	pcpu__cs_pick(&cs);
+	return cs;
 }
 
 /* ---- the locked implementation --------------------------------------- */
@@ -115,9 +121,9 @@ struct section {
 	int blocked;
 };
 
-static void section_enter(struct pcpu_cs *cs, struct section *s)
+static void section_enter(uint32_t cpu, struct section *s)
 {
-	uint32_t *w = lock_word(cs->cpu), zero = 0;
+	uint32_t *w = lock_word(cpu), zero = 0;
 	sigset_t all;
 
 	/* Before the lock: no handler of ours runs while we hold it. */
@@ -129,9 +135,9 @@ static void section_enter(struct pcpu_cs *cs, struct section *s)
 		pcpu__futex_lock_slow(w);
 }
 
-static void section_exit(struct pcpu_cs *cs, struct section *s)
+static void section_exit(uint32_t cpu, struct section *s)
 {
-	uint32_t *w = lock_word(cs->cpu);
+	uint32_t *w = lock_word(cpu);
 
 	/* Release: the section's stores before the lock is free. */
 	if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
@@ -153,54 +159,54 @@ static intptr_t load(const intptr_t *v)
 	return __atomic_load_n(v, __ATOMIC_RELAXED);
 }
 
-int pcpu__cs_locked_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
+int pcpu__cs_locked_cmpeqv_storev(uint32_t cpu, intptr_t *v,
 				  intptr_t expect, intptr_t newv)
 {
 	struct section s;
 	int r = PCPU_CS_FAIL;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	if (load(v) == expect)
 		r = commit(v, expect, newv, 0);
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return r;
 }
 
-int pcpu__cs_locked_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
+int pcpu__cs_locked_cmpeqv_trystorev_storev(uint32_t cpu,
 		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
 		intptr_t newv, int release)
 {
 	struct section s;
 	int r = PCPU_CS_FAIL;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	if (load(v) == expect) {
 		__atomic_store_n(v2, newv2, __ATOMIC_RELAXED);
 		r = commit(v, expect, newv, release);
 	}
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return r;
 }
 
-int pcpu__cs_locked_cmpnev_storeoffp_load(struct pcpu_cs *cs, intptr_t *v,
+int pcpu__cs_locked_cmpnev_storeoffp_load(uint32_t cpu, intptr_t *v,
 		intptr_t expectnot, long off, intptr_t *load_out)
 {
 	struct section s;
 	int r = PCPU_CS_FAIL;
 	intptr_t h;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	h = load(v);
 	if (h != expectnot) {
 		r = commit(v, h, load((const intptr_t *)(h + off)), 0);
 		if (r == PCPU_CS_OK)
 			*load_out = h;
 	}
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return r;
 }
 
-int pcpu__cs_locked_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
+int pcpu__cs_locked_cmpeqv_load_storev(uint32_t cpu, intptr_t *v,
 		intptr_t expect, const intptr_t *src, intptr_t *load_out,
 		intptr_t newv)
 {
@@ -208,52 +214,52 @@ int pcpu__cs_locked_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
 	int r = PCPU_CS_FAIL;
 	intptr_t x;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	if (load(v) == expect) {
 		x = load(src);
 		r = commit(v, expect, newv, 0);
 		if (r == PCPU_CS_OK)
 			*load_out = x;
 	}
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return r;
 }
 
-int pcpu__cs_locked_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
+int pcpu__cs_locked_cmpeqv_trymemcpy_storev(uint32_t cpu,
 		intptr_t *v, intptr_t expect, void *dst, const void *src,
 		size_t len, intptr_t newv, int release)
 {
 	struct section s;
 	int r = PCPU_CS_FAIL;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	if (load(v) == expect) {
 		memcpy(dst, src, len);
 		r = commit(v, expect, newv, release);
 	}
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return r;
 }
 
-int pcpu__cs_locked_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
+int pcpu__cs_locked_addv(uint32_t cpu, intptr_t *v, intptr_t inc)
 {
 	struct section s;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	__atomic_fetch_add(v, inc, __ATOMIC_RELAXED);
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return PCPU_CS_OK;
 }
 
-int pcpu__cs_locked_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
+int pcpu__cs_locked_offset_deref_addv(uint32_t cpu, intptr_t *ptr,
 				      long off, intptr_t inc)
 {
 	struct section s;
 
-	section_enter(cs, &s);
+	section_enter(cpu, &s);
 	__atomic_fetch_add((intptr_t *)(load(ptr) + off), inc,
 			   __ATOMIC_RELAXED);
-	section_exit(cs, &s);
+	section_exit(cpu, &s);
 	return PCPU_CS_OK;
 }
 
@@ -329,7 +335,6 @@ nosup:
 int pcpu_cs_fence(unsigned int cpu)
 {
 	int saved = errno;
-	struct pcpu_cs cs;
 	struct section s;
 
 	if (!pcpu__rt.base || cpu > pcpu__rt.nr) {
@@ -339,10 +344,8 @@ int pcpu_cs_fence(unsigned int cpu)
 	/* Whatever the caller stored is visible before anything below. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (pcpu__rt.cs_locked || cpu == pcpu__rt.nr) {
-		cs.cpu = cpu;
-		cs.mode = PCPU__CS_LOCKED;
-		section_enter(&cs, &s);
-		section_exit(&cs, &s);
+		section_enter(cpu, &s);
+		section_exit(cpu, &s);
 		return 0;
 	}
 	if (!rseq_fence(pcpu__rt.cid ? -1 : (int)cpu)) {

@@ -2,43 +2,59 @@
 /*
  * percpu/cache.h - per-CPU object cache for fixed-size objects.
  *
- * After tcmalloc's per-CPU caches and the kernel's SLUB per-CPU freelist:
- * each CPU copy holds a LIFO free list served with this_cpu ops, bounded
- * to `capacity` objects; an empty list is refilled from a shared depot in
- * one batch, a full list is moved to the depot in one batch.  The depot
- * (batches of linked objects) and the carving of fresh objects take one
- * mutex, once per batch.
+ * After tcmalloc's per-CPU caches: each CPU copy holds a slab, an array of
+ * up to `capacity` pointers to free objects and their count.  An allocation
+ * is one critical section (cs.h) on this CPU's slab, a free is one more:
  *
- * The list head of a copy is one 64-bit word, popped and pushed with
- * this_cpu_read + this_cpu_cmpxchg:
+ *	alloc:	n = slab->n;  if (n <= 0) slow path (empty, or stopped)
+ *		if (slab->n != n) retry;  obj = slab->obj[n - 1];
+ *		slab->n = n - 1;				(commit)
+ *	free:	n = slab->n;  if (n is not in 0 .. capacity - 1) slow path
+ *		if (slab->n != n) retry;  slab->obj[n] = obj;	(try-store)
+ *		slab->n = n + 1;				(commit)
  *
- *	bits 0..25   index of the first free object (PCPU_CACHE_EMPTY: none)
- *	bits 26..63  tag: (counter << cbits) | copy
+ * Both are restartable sequences on the rseq and gs backends (no lock
+ * prefix, no system call) and locked sections on the atomic backend.  The
+ * pointer an allocation takes is read inside its sequence, after the
+ * count was compared, so a pop and push by another thread on this CPU in
+ * between cannot hand out a stale slot: anything else that ran on this
+ * CPU restarted us.  Measured against the alternative, a per-CPU linked
+ * list popped with cmpnev_storeoffp_load (the link of each free object
+ * out of band, as the old cache had it): see bench cache_alloc_free,
+ * impls pcpu-rseq and pcpu-cs-list, and the choice made in src/cache.c.
  *
- * Every successful cmpxchg on a copy adds 1 << cbits to its tag, so a
- * thread preempted between its read and its cmpxchg (while others popped
- * and pushed the same object back) fails instead of installing a stale
- * next pointer: the ABA problem of lock-free stacks.  The low cbits of the
- * tag are the copy's own index (cbits = bits for pcpu_nr_copies()), so a
- * value read on one CPU can never match another copy's head after the
- * thread migrated, and the cmpxchg fails there too; the retry uses the
- * value that copy holds.  ABA remains possible only if 2^(38 - cbits)
- * operations (2^36 with 3 copies) hit one copy while a thread sleeps
- * between its two ops.
+ * An empty slab is refilled from a shared depot in one batch (half the
+ * capacity, copied in by one copy-and-commit sequence); a full slab moves
+ * half its objects to the depot the same way.  The depot (a stack of
+ * pointers) and the carving of fresh objects take one mutex, once per
+ * batch.
  *
- * The next link and the list depth of every free object live out of band
- * (one 64-bit word per object: next index, depth from the end), never in
- * the object, so a caller's writes to an object it owns never race with a
- * popper's speculative read of the link.  depth gives the exact list
- * length without a counter.  An allocated object's link holds a mark, so
- * pcpu_cache_free() of a pointer that is not allocated (double free, or
- * never handed out) is refused with EINVAL, unless two frees of the same
- * pointer race each other (not detected, as with free()).
+ * No object is ever stranded on another CPU.  When the depot is empty and
+ * every object has been carved, an allocation takes the other CPUs'
+ * objects back: it marks that CPU's slab stopped (the sign bit of its
+ * count, set with a locked instruction, which makes every sequence there
+ * fail its comparison), calls pcpu_cs_fence() for that copy so that any
+ * sequence in flight there has committed or aborted, checks the mark is
+ * still set (a sequence that committed just before the fence may have
+ * overwritten it: then again), moves the objects to the depot and clears
+ * the mark.  So ENOMEM means that all max_objects objects are allocated
+ * (or being moved by another thread at that instant: then it waits).
  *
- * Objects are carved from one address range reserved at creation
- * (max_objects * object stride, MAP_NORESERVE: pages are committed on
- * first use), so a pointer's index is an offset division and a foreign
- * pointer is detected by a range check.  At most 2^26 - 1 objects.
+ * An object's state (allocated or free) is kept out of band, one byte per
+ * object, so pcpu_cache_free() of a pointer that is not an allocated
+ * object of this cache (double free, interior or foreign pointer) is
+ * refused with EINVAL, unless two frees of the same pointer race each
+ * other (not detected, as with free()).  Objects are carved from one
+ * address range reserved at creation (max_objects * object stride,
+ * MAP_NORESERVE: pages are committed on first use), so a pointer's index
+ * is a multiplication by the stride's reciprocal and a foreign pointer is
+ * a range check.  At most PCPU_CACHE_MAX_OBJECTS objects.
+ *
+ * Memory order: an object moves between threads through this CPU's slab
+ * (the threads are serialized by the CPU: a context switch orders them),
+ * through the depot (its mutex), or by a steal (pcpu_cs_fence(), a full
+ * barrier on the CPU it fences): the previous owner's writes to it happen
+ * before the next owner's reads, with no fence on the fast paths.
  */
 #ifndef PERCPU_CACHE_H
 #define PERCPU_CACHE_H
@@ -47,30 +63,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops.h"
+#include "cs.h"
 #include "lock.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define PCPU_CACHE_IDX_BITS	26
-#define PCPU_CACHE_IDX_MASK	((UINT64_C(1) << PCPU_CACHE_IDX_BITS) - 1)
-#define PCPU_CACHE_EMPTY	PCPU_CACHE_IDX_MASK
-#define PCPU_CACHE_MAX_OBJECTS	(PCPU_CACHE_IDX_MASK - 1)
-#define PCPU_CACHE_ALLOCATED	UINT64_MAX	/* link of a live object */
+#define PCPU_CACHE_MAX_OBJECTS	((UINT64_C(1) << 32) - 1)
 #define PCPU_CACHE_DEFAULT_CAPACITY	128
+#define PCPU_CACHE_MAX_CAPACITY	65536
+
+/* A slab count with this bit set: stopped, a steal or drain in progress. */
+#define PCPU__CACHE_STOP	INTPTR_MIN
+#define PCPU__CACHE_FREE	0	/* state byte of a free object */
+#define PCPU__CACHE_LIVE	1	/* state byte of an allocated object */
+
+/* One CPU's slab: the count, then the pointers (obj[0 .. n - 1]). */
+struct pcpu__cache_slab {
+	intptr_t n;
+	intptr_t obj[];
+};
 
 /* The fields are private; the fast paths in this header read them. */
 struct pcpu_cache {
-	uint64_t __pcpu *heads;		/* per-CPU list head (see above) */
-	uint64_t *links;		/* per object: depth << 32 | next */
+	struct pcpu__cache_slab __pcpu *slabs;	/* per-CPU */
+	uint8_t *state;			/* per object: FREE or LIVE */
 	char *base;			/* object 0 */
-	uint64_t tag_inc;		/* 1 << (IDX_BITS + cbits) */
 	size_t stride;			/* size rounded to the alignment */
 	size_t limit;			/* max_objects * stride */
+	uint64_t recip;			/* ceil(2^64 / stride), see index() */
 	unsigned int shift;		/* log2(stride) if a power of 2, or 0 */
-	unsigned int capacity;		/* per-CPU list bound */
+	unsigned int capacity;		/* per-CPU slab bound */
 	void *depot;			/* shared depot, src/cache.c */
 };
 
@@ -78,7 +102,7 @@ struct pcpu_cache_stats {
 	uint64_t max_objects;	/* the limit given at creation */
 	uint64_t created;	/* objects carved so far */
 	uint64_t in_depot;	/* free, in the shared depot */
-	uint64_t in_cpu;	/* free, in per-CPU lists */
+	uint64_t in_cpu;	/* free, in per-CPU slabs */
 	uint64_t allocated;	/* created - in_depot - in_cpu */
 	uint64_t refills;	/* batches moved depot -> CPU */
 	uint64_t flushes;	/* batches moved CPU -> depot */
@@ -90,7 +114,8 @@ struct pcpu_cache_stats {
  * align: a power of two up to 4096, 0 for alignof(max_align_t).
  * max_objects: objects the cache may ever hold (1 .. PCPU_CACHE_MAX_OBJECTS);
  * their address space is reserved now, memory committed as they are used.
- * capacity: per-CPU list bound (and batch size), 0 for the default (128).
+ * capacity: per-CPU slab bound (1 .. PCPU_CACHE_MAX_CAPACITY, and the
+ * batch size is half of it), 0 for the default (128).
  * Returns the cache, or NULL with errno EINVAL (bad argument) or ENOMEM.
  * MT-safe; not async-signal-safe.
  */
@@ -107,98 +132,97 @@ int pcpu_cache_destroy(struct pcpu_cache *c);
 
 /* Slow paths, out of line (not API). */
 void *pcpu__cache_refill(struct pcpu_cache *c);
-int pcpu__cache_flush_push(struct pcpu_cache *c, uint32_t idx);
+int pcpu__cache_flush_push(struct pcpu_cache *c, void *obj);
 
-PCPU__INLINE uint64_t pcpu__cache_next_head(const struct pcpu_cache *c,
-					    uint64_t old, uint64_t idx)
+/*
+ * The index of the object at byte offset off, for off < limit: a
+ * multiplication by ceil(2^64 / stride), exact while off * stride < 2^64
+ * (limit is kept below 2^40 and stride below 2^24 for that, or the stride
+ * is a power of two and this is a shift).
+ */
+PCPU__INLINE uint64_t pcpu__cache_index(const struct pcpu_cache *c,
+					uint64_t off)
 {
-	return ((old & ~PCPU_CACHE_IDX_MASK) + c->tag_inc) | idx;
+	if (c->shift)
+		return off >> c->shift;
+	return (uint64_t)(((unsigned __int128)off * c->recip) >> 64);
 }
 
 /*
- * pcpu_cache_alloc - an object, from this CPU's list when it has one.
+ * pcpu_cache_alloc - an object, from this CPU's slab when it has one.
  * Contents are undefined (whatever the last owner left).  Returns the
  * object, or NULL with errno ENOMEM (max_objects are all allocated, or
- * no memory) or EINVAL (c NULL).  Lock-free on the fast path (no system
- * call, no lock prefix on the rseq and gs backends); takes the depot mutex
- * once per batch.  MT-safe; not async-signal-safe (the refill takes a
- * mutex); fork-safe (the child gets a copy of the cache).
+ * no memory) or EINVAL (c NULL).  One critical section on the fast path
+ * (no system call, no lock prefix on the rseq and gs backends); takes the
+ * depot mutex once per batch.  MT-safe; not async-signal-safe (the refill
+ * takes a mutex); fork-safe (the child gets a copy of the cache).
  */
-static inline void *pcpu_cache_alloc(struct pcpu_cache *c)
+PCPU__INLINE void *pcpu_cache_alloc(struct pcpu_cache *c)
 {
-	uint64_t old, seen, link;
-	uint64_t i;
-	char *obj;
+	struct pcpu_cs cs;
+	intptr_t obj = 0;
+	int r;
 
 	if (PCPU__UNLIKELY(!c)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	old = this_cpu_read(c->heads);
-	for (;;) {
-		i = old & PCPU_CACHE_IDX_MASK;
-		if (PCPU__UNLIKELY(i == PCPU_CACHE_EMPTY))
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
+		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+
+		/* Empty, or stopped (the sign bit): the slow path. */
+		if (PCPU__UNLIKELY(n <= 0))
 			return pcpu__cache_refill(c);
-		/* Acquire: see the link that the pusher of i wrote before
-		 * its cmpxchg; pairs with PCPU__FENCE_REL() in free. */
-		PCPU__FENCE_ACQ();
-		link = __atomic_load_n(&c->links[i], __ATOMIC_RELAXED);
-		seen = this_cpu_cmpxchg(c->heads, old,
-			pcpu__cache_next_head(c, old,
-					      link & PCPU_CACHE_IDX_MASK));
-		if (seen == old)
+		r = pcpu_cs_cmpeqv_load_storev(&cs, &s->n, n, &s->obj[n - 1],
+					       &obj, n - 1);
+		if (PCPU__LIKELY(r == PCPU_CS_OK))
 			break;
-		old = seen;	/* raced, or ran on another copy: retry */
 	}
-	__atomic_store_n(&c->links[i], PCPU_CACHE_ALLOCATED,
+	__atomic_store_n(&c->state[pcpu__cache_index(c, (uint64_t)
+			 ((char *)obj - c->base))], PCPU__CACHE_LIVE,
 			 __ATOMIC_RELAXED);
-	obj = c->base + i * c->stride;
-	PCPU__HB_ACQUIRE(obj);
-	return obj;
+	PCPU__HB_ACQUIRE((void *)obj);
+	return (void *)obj;
 }
 
 /*
- * pcpu_cache_free - give obj back, to this CPU's list (any thread may free
+ * pcpu_cache_free - give obj back, to this CPU's slab (any thread may free
  * any object).  Returns 0, or -1 with errno EINVAL (obj is not an
  * allocated object of c: foreign pointer, interior pointer or double free;
- * nothing is changed) or ENOMEM (the depot could not grow; obj stays
- * allocated).  NULL is accepted (returns 0).  Lock-free on the fast path.
- * MT-safe; not async-signal-safe.
+ * nothing is changed).  NULL is accepted (returns 0).  One critical
+ * section on the fast path.  MT-safe; not async-signal-safe.
  */
-static inline int pcpu_cache_free(struct pcpu_cache *c, void *obj)
+PCPU__INLINE int pcpu_cache_free(struct pcpu_cache *c, void *obj)
 {
-	uint64_t old, seen, h, depth, off, i;
+	struct pcpu_cs cs;
+	uint64_t off, i;
+	int r;
 
 	if (!obj)
 		return 0;
 	off = (uint64_t)((char *)obj - (c ? c->base : (char *)obj));
 	if (PCPU__UNLIKELY(!c || off >= c->limit))
 		goto bad;
-	i = c->shift ? off >> c->shift : off / c->stride;
+	i = pcpu__cache_index(c, off);
 	if (PCPU__UNLIKELY(i * c->stride != off ||
-			   __atomic_load_n(&c->links[i], __ATOMIC_RELAXED) !=
-			   PCPU_CACHE_ALLOCATED))
+			   __atomic_load_n(&c->state[i], __ATOMIC_RELAXED) !=
+			   PCPU__CACHE_LIVE))
 		goto bad;
+	__atomic_store_n(&c->state[i], PCPU__CACHE_FREE, __ATOMIC_RELAXED);
 	PCPU__HB_RELEASE(obj);
-	old = this_cpu_read(c->heads);
-	for (;;) {
-		h = old & PCPU_CACHE_IDX_MASK;
-		/* Acquire: h's link was written before h was published. */
-		PCPU__FENCE_ACQ();
-		depth = h == PCPU_CACHE_EMPTY ? 0 :
-			__atomic_load_n(&c->links[h], __ATOMIC_RELAXED) >> 32;
-		if (PCPU__UNLIKELY(depth >= c->capacity))
-			return pcpu__cache_flush_push(c, (uint32_t)i);
-		__atomic_store_n(&c->links[i], (depth + 1) << 32 | h,
-				 __ATOMIC_RELAXED);
-		/* Release: the caller's use of obj and our link before the
-		 * head that publishes it; pairs with the acquire in alloc. */
-		PCPU__FENCE_REL();
-		seen = this_cpu_cmpxchg(c->heads, old,
-					pcpu__cache_next_head(c, old, i));
-		if (seen == old)
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
+		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+
+		/* Full, or stopped (negative: huge as unsigned). */
+		if (PCPU__UNLIKELY((uintptr_t)n >= c->capacity))
+			return pcpu__cache_flush_push(c, obj);
+		r = pcpu_cs_cmpeqv_trystorev_storev(&cs, &s->n, n,
+						    &s->obj[n], (intptr_t)obj,
+						    n + 1);
+		if (PCPU__LIKELY(r == PCPU_CS_OK))
 			return 0;
-		old = seen;
 	}
 bad:
 	errno = EINVAL;
@@ -206,28 +230,30 @@ bad:
 }
 
 /*
- * pcpu_cache_drain - move the free objects of this CPU's list (the copy
+ * pcpu_cache_drain - move the free objects of this CPU's slab (the copy
  * the call runs on) and of the spare copy to the depot; with the atomic
  * backend, of every copy.  Returns the number of objects moved, or -1
- * with errno EINVAL or ENOMEM.  MT-safe.
+ * with errno EINVAL.  MT-safe.
  */
 long pcpu_cache_drain(struct pcpu_cache *c);
 
 /*
- * pcpu_cache_drain_all - drain every CPU's list: moves the calling thread
- * to each CPU it may run on in turn (sched_setaffinity) and drains there,
- * then restores its affinity.  Lists of CPUs the thread may not run on are
- * left alone.  Returns the number of objects moved, or -1 with errno
- * EINVAL, ENOMEM, ENOTSUP (the index source is mm_cid: a CPU does not
- * name a copy) or a sched_setaffinity() error.  MT-safe; the thread must
- * not be pinned by the gs-pinned backend.
+ * pcpu_cache_drain_all - move the free objects of every copy's slab to
+ * the depot, each taken back with pcpu_cs_fence() while its CPU may be
+ * running sequences (the calling thread does not move).  Returns the
+ * number of objects moved, or -1 with errno EINVAL or ENOTSUP (a copy
+ * could not be fenced: no membarrier and that CPU is outside this
+ * thread's affinity; the objects there stay cached).  MT-safe.
  */
 long pcpu_cache_drain_all(struct pcpu_cache *c);
 
 /*
- * pcpu_cache_stats - counts of objects by where they are.  in_cpu walks
- * every per-CPU list: exact when no alloc or free runs at the same time,
- * a snapshot otherwise.  Returns 0, or -1 with errno EINVAL.  MT-safe.
+ * pcpu_cache_stats - counts of objects by where they are.  A consistent
+ * snapshot under the depot mutex: created == allocated + in_depot +
+ * in_cpu always holds, and allocated may include objects that another
+ * thread is moving between a slab and the depot at that instant (at most
+ * a batch per such thread).  Exact when no alloc or free runs.  Returns
+ * 0, or -1 with errno EINVAL.  MT-safe.
  */
 int pcpu_cache_stats(struct pcpu_cache *c, struct pcpu_cache_stats *st);
 

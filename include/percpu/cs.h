@@ -106,39 +106,45 @@ extern "C" {
  * on; read it after pcpu_cs_begin() and after every pcpu_cs_next().  The
  * other fields belong to the library.
  */
+/*
+ * 16 bytes, passed and returned by value in registers: the compiler keeps
+ * it out of memory on the fast paths (with its address taken by a slow
+ * path it lived on the stack, and an allocation cost three times more).
+ */
 struct pcpu_cs {
 	uint32_t cpu;
-	uint32_t mode;		/* 0 rseq, else locked (PCPU__CS_LOCKED...) */
-	uint32_t tries;		/* consecutive aborts */
-	uint32_t aborted;	/* the last attempt aborted */
-	uint32_t shift;		/* log2(stride), for pcpu_cs_ptr() */
 	int32_t rs;		/* rseq area, from the thread pointer */
-	int32_t cmp;		/* the field compared, cpu_id or mm_cid */
-	uint32_t pad;
+	uint8_t mode;		/* PCPU__CS_* */
+	uint8_t shift;		/* log2(stride), for pcpu_cs_ptr() */
+	uint16_t aborted;	/* the last attempt aborted */
+	uint32_t tries;		/* consecutive aborts */
 };
 
-#define PCPU__CS_RSEQ		0
+#define PCPU__CS_RSEQ		0	/* rseq, compares cpu_id */
 #define PCPU__CS_LOCKED		1	/* locked backend: any copy */
-#define PCPU__CS_SPARE		2	/* rseq fallback: spare copy, signals off */
+#define PCPU__CS_RSEQ_CID	2	/* rseq, compares mm_cid */
+#define PCPU__CS_SPARE		3	/* rseq fallback: the spare copy */
+#define PCPU__CS_IS_LOCKED(m)	((m) & 1)
 
-/* Slow paths, out of line (not API). */
-void pcpu__cs_pick_slow(struct pcpu_cs *cs);
-void pcpu__cs_after_abort(struct pcpu_cs *cs);
-int pcpu__cs_locked_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
+/* Slow paths, out of line (not API); cpu is the copy whose lock a locked
+ * section takes. */
+struct pcpu_cs pcpu__cs_pick_slow(uint32_t tries);
+struct pcpu_cs pcpu__cs_after_abort(uint32_t tries);
+int pcpu__cs_locked_cmpeqv_storev(uint32_t cpu, intptr_t *v,
 				  intptr_t expect, intptr_t newv);
-int pcpu__cs_locked_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
+int pcpu__cs_locked_cmpeqv_trystorev_storev(uint32_t cpu,
 		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
 		intptr_t newv, int release);
-int pcpu__cs_locked_cmpnev_storeoffp_load(struct pcpu_cs *cs, intptr_t *v,
+int pcpu__cs_locked_cmpnev_storeoffp_load(uint32_t cpu, intptr_t *v,
 		intptr_t expectnot, long off, intptr_t *load);
-int pcpu__cs_locked_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
+int pcpu__cs_locked_cmpeqv_load_storev(uint32_t cpu, intptr_t *v,
 		intptr_t expect, const intptr_t *src, intptr_t *load,
 		intptr_t newv);
-int pcpu__cs_locked_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
+int pcpu__cs_locked_cmpeqv_trymemcpy_storev(uint32_t cpu,
 		intptr_t *v, intptr_t expect, void *dst, const void *src,
 		size_t len, intptr_t newv, int release);
-int pcpu__cs_locked_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc);
-int pcpu__cs_locked_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
+int pcpu__cs_locked_addv(uint32_t cpu, intptr_t *v, intptr_t inc);
+int pcpu__cs_locked_offset_deref_addv(uint32_t cpu, intptr_t *ptr,
 				      long off, intptr_t inc);
 
 /*
@@ -148,23 +154,22 @@ int pcpu__cs_locked_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
  */
 PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
 {
+#ifdef PCPU_ARCH_HAVE_RSEQ
 	uint64_t k = pcpu__k_raw(), r = pcpu__r_raw();
 
-	cs->shift = PCPU__K_SHIFT(k);
-#ifdef PCPU_ARCH_HAVE_RSEQ
 	if (PCPU__LIKELY(k & PCPU__F_CS_CPU)) {
 		uint32_t i = pcpu__rseq_index_cpu(r);
 
 		if (PCPU__LIKELY(i < PCPU__R_NR(r))) {
 			cs->cpu = i;
-			cs->mode = PCPU__CS_RSEQ;
 			cs->rs = (int32_t)PCPU__R_RSEQ_OFF(r);
-			cs->cmp = cs->rs + PCPU__RSEQ_CPU_ID;
+			cs->mode = PCPU__CS_RSEQ;
+			cs->shift = (uint8_t)PCPU__K_SHIFT(k);
 			return;
 		}
 	}
 #endif
-	pcpu__cs_pick_slow(cs);
+	*cs = pcpu__cs_pick_slow(cs->tries);
 }
 
 /* Copy cs->cpu of handle p: the instance this attempt works on. */
@@ -193,20 +198,23 @@ PCPU__INLINE void pcpu_cs_begin(struct pcpu_cs *cs)
 PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
 {
 	if (PCPU__UNLIKELY(cs->aborted))
-		pcpu__cs_after_abort(cs);
+		*cs = pcpu__cs_after_abort(cs->tries);
 	else
 		pcpu__cs_pick(cs);
 }
 
 /* The frame arguments of an arch sequence: area, compared field, index. */
-#define PCPU__CS_AT(cs)		(long)(cs)->rs, (long)(cs)->cmp, (cs)->cpu
+#define PCPU__CS_AT(cs)							\
+	(long)(cs)->rs,							\
+	(long)(cs)->rs + ((cs)->mode ? PCPU__RSEQ_MM_CID : PCPU__RSEQ_CPU_ID), \
+	(cs)->cpu
 
 #ifdef PCPU_ARCH_HAVE_RSEQ
 #define PCPU__CS_RUN(cs, locked_call, rseq_call)			\
 	do {								\
 		int r_;							\
 									\
-		if (PCPU__UNLIKELY((cs)->mode != PCPU__CS_RSEQ))	\
+		if (PCPU__UNLIKELY(PCPU__CS_IS_LOCKED((cs)->mode)))	\
 			return locked_call;				\
 		r_ = rseq_call;						\
 		if (PCPU__UNLIKELY(r_ < 0)) {				\
@@ -230,7 +238,7 @@ PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
 PCPU__INLINE int pcpu_cs_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
 				       intptr_t expect, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_storev(cs, v, expect, newv),
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_storev(cs->cpu, v, expect, newv),
 		     pcpu_rseq_cs_cmpeqv_storev(v, expect, newv, PCPU__CS_AT(cs)));
 }
 
@@ -249,7 +257,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
 		intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs->cpu, v,
 			expect, v2, newv2, newv, 0),
 		     pcpu_rseq_cs_cmpeqv_trystorev_storev(v, expect, v2, newv2,
 							  newv, PCPU__CS_AT(cs)));
@@ -259,7 +267,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev_release(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
 		intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs->cpu, v,
 			expect, v2, newv2, newv, 1),
 		     pcpu_rseq_cs_cmpeqv_trystorev_storev_release(v, expect,
 			v2, newv2, newv, PCPU__CS_AT(cs)));
@@ -281,7 +289,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev_release(struct pcpu_cs *cs,
 PCPU__INLINE int pcpu_cs_cmpnev_storeoffp_load(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expectnot, long off, intptr_t *load)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpnev_storeoffp_load(cs, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpnev_storeoffp_load(cs->cpu, v,
 			expectnot, off, load),
 		     pcpu_rseq_cs_cmpnev_storeoffp_load(v, expectnot, off, load,
 							PCPU__CS_AT(cs)));
@@ -300,7 +308,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
 		intptr_t expect, const intptr_t *src, intptr_t *load,
 		intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_load_storev(cs, v, expect,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_load_storev(cs->cpu, v, expect,
 			src, load, newv),
 		     pcpu_rseq_cs_cmpeqv_load_storev(v, expect, src, load,
 						     newv, PCPU__CS_AT(cs)));
@@ -324,7 +332,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, void *dst, const void *src,
 		size_t len, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs->cpu, v,
 			expect, dst, src, len, newv, 0),
 		     pcpu_rseq_cs_cmpeqv_trymemcpy_storev(v, expect, dst, src,
 							  len, newv, PCPU__CS_AT(cs)));
@@ -334,7 +342,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev_release(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, void *dst, const void *src,
 		size_t len, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs->cpu, v,
 			expect, dst, src, len, newv, 1),
 		     pcpu_rseq_cs_cmpeqv_trymemcpy_storev_release(v, expect, dst,
 			src, len, newv, PCPU__CS_AT(cs)));
@@ -347,7 +355,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev_release(struct pcpu_cs *cs,
  */
 PCPU__INLINE int pcpu_cs_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_addv(cs, v, inc),
+	PCPU__CS_RUN(cs, pcpu__cs_locked_addv(cs->cpu, v, inc),
 		     pcpu_rseq_cs_addv(v, inc, PCPU__CS_AT(cs)));
 }
 
@@ -360,7 +368,7 @@ PCPU__INLINE int pcpu_cs_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
 PCPU__INLINE int pcpu_cs_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
 					   long off, intptr_t inc)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_offset_deref_addv(cs, ptr, off, inc),
+	PCPU__CS_RUN(cs, pcpu__cs_locked_offset_deref_addv(cs->cpu, ptr, off, inc),
 		     pcpu_rseq_cs_offset_deref_addv(ptr, off, inc, PCPU__CS_AT(cs)));
 }
 

@@ -94,7 +94,7 @@ extern "C" {
 		}							\
 	} while (0);
 #define PCPU__RSEQ_CASE(op, n, T)					\
-	if (PCPU__LIKELY(k & PCPU__F_RSEQ_CPU))				\
+	if (k & PCPU__F_RSEQ_CPU)					\
 		PCPU__RSEQ_LOOP(cpu, op, n, T)				\
 	if (k & PCPU__F_RSEQ_CID)					\
 		PCPU__RSEQ_LOOP(cid, op, n, T)
@@ -104,7 +104,7 @@ extern "C" {
 
 #ifdef PCPU_ARCH_HAVE_GS
 #define PCPU__GS_CASE(op, n)						\
-	if (PCPU__LIKELY(k & PCPU__F_GS)) {				\
+	if (k & PCPU__F_GS) {						\
 		pcpu_gs_##op##_##n(p, a, b, &r);			\
 		return r;						\
 	}
