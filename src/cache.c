@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -45,7 +47,7 @@ struct depot {
 	uint64_t n;
 	uint64_t created, max, refills, flushes;
 	long moving;		/* objects between a slab and here (atomic) */
-	size_t objs_len, state_len, v_len;
+	size_t objs_len, v_len;
 };
 
 /*
@@ -116,6 +118,17 @@ static void *reserve(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* A random cookie, never 0 (the first word of a fresh object). */
+static intptr_t pick_cookie(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^
+		    (uintptr_t)&v;
+	return (intptr_t)(v | 1);
+}
+
 static unsigned int log2_exact(size_t v)
 {
 	return (v & (v - 1)) ? 0 : (unsigned int)__builtin_ctzl(v);
@@ -139,6 +152,11 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 	    max_objects > PCPU_CACHE_MAX_OBJECTS || size > (1ul << 30) ||
 	    capacity > PCPU_CACHE_MAX_CAPACITY)
 		goto inval;
+	/* Room and alignment for the free cookie's word. */
+	if (align < sizeof(intptr_t))
+		align = sizeof(intptr_t);
+	if (size < sizeof(intptr_t))
+		size = sizeof(intptr_t);
 	stride = (size + align - 1) & ~(align - 1);
 	/* The reciprocal index is exact below 2^64 for off * stride (see
 	 * cache.h): beyond, a power-of-two stride makes it a shift. */
@@ -161,17 +179,16 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 	c->recip = c->shift ? 0 : UINT64_MAX / stride + 1;
 	c->limit = max_objects * stride;
 	c->capacity = capacity;
+	c->cookie = pick_cookie();
 	d->max = max_objects;
 	d->objs_len = c->limit;
-	d->state_len = max_objects;
 	d->v_len = max_objects * sizeof(intptr_t);
 	c->base = reserve(d->objs_len);
-	c->state = reserve(d->state_len);
 	d->v = reserve(d->v_len);
 	/* Every copy's slab reads as an empty, running one: all zero. */
 	c->slabs = pcpu_alloc(sizeof(struct pcpu__cache_slab) +
 			      (size_t)capacity * sizeof(intptr_t), 64);
-	if (!c->base || !c->state || !d->v || !c->slabs)
+	if (!c->base || !d->v || !c->slabs)
 		goto nomem;
 	depot_link(d);
 	return c;
@@ -204,8 +221,6 @@ int pcpu_cache_destroy(struct pcpu_cache *c)
 		depot_unlink(d);
 		if (c->base)
 			munmap(c->base, d->objs_len);
-		if (c->state)
-			munmap(c->state, d->state_len);
 		if (d->v)
 			munmap(d->v, d->v_len);
 		pthread_mutex_destroy(&d->lock);
@@ -387,6 +402,48 @@ static void slab_fill(struct pcpu_cache *c, intptr_t *v, uint64_t n)
 	depot_put(c, v + room, n - (uint64_t)room, 0);
 }
 
+/*
+ * The fast paths' loops, out of line: every backend and index source,
+ * retrying aborts, and the slow paths when the slab is empty or full.
+ */
+void *pcpu__cache_alloc_slow(struct pcpu_cache *c)
+{
+	struct pcpu_cs cs;
+	intptr_t obj = 0;
+
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
+		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+
+		if (n <= 0)
+			return pcpu__cache_refill(c);
+		if (pcpu_cs_cmpeqv_load_storev(&cs, &s->n, n, &s->obj[n - 1],
+					       &obj, n - 1) == PCPU_CS_OK)
+			break;
+	}
+	*(intptr_t *)obj = 0;
+	PCPU__HB_ACQUIRE((void *)obj);
+	return (void *)obj;
+}
+
+/* obj is valid and already holds the cookie. */
+int pcpu__cache_free_slow(struct pcpu_cache *c, void *obj)
+{
+	struct pcpu_cs cs;
+
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
+		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+
+		if ((uintptr_t)n >= c->capacity)
+			return pcpu__cache_flush_push(c, obj);
+		if (pcpu_cs_cmpeqv_trystorev_storev(&cs, &s->n, n, &s->obj[n],
+						    (intptr_t)obj, n + 1) ==
+		    PCPU_CS_OK)
+			return 0;
+	}
+}
+
 void *pcpu__cache_refill(struct pcpu_cache *c)
 {
 	struct depot *d = c->depot;
@@ -415,16 +472,15 @@ void *pcpu__cache_refill(struct pcpu_cache *c)
 	obj = (void *)v[got - 1];
 	moving_add(d, -1);
 	slab_fill(c, v, got - 1);
-	__atomic_store_n(&c->state[pcpu__cache_index(c, (uint64_t)
-			 ((char *)obj - c->base))], PCPU__CACHE_LIVE,
-			 __ATOMIC_RELAXED);
+	*(intptr_t *)obj = 0;	/* ours: clear the free cookie */
 	PCPU__HB_ACQUIRE(obj);
 	return obj;
 }
 
 /*
  * Free with this CPU's slab full (or stopped): move the top half of it to
- * the depot with one sequence, then push obj.  obj is already marked free.
+ * the depot with one sequence, then push obj.  obj already holds the
+ * cookie.
  */
 int pcpu__cache_flush_push(struct pcpu_cache *c, void *obj)
 {
@@ -462,11 +518,50 @@ int pcpu__cache_flush_push(struct pcpu_cache *c, void *obj)
 	moving_add(c->depot, (long)take);
 	depot_put(c, v, (uint64_t)take, 1);
 	/* Now there is room, unless others filled it meanwhile: retry from
-	 * the top, which flushes again if so. */
-	__atomic_store_n(&c->state[pcpu__cache_index(c, (uint64_t)
-			 ((char *)obj - c->base))], PCPU__CACHE_LIVE,
-			 __ATOMIC_RELAXED);
+	 * the top (which flushes again if so), as a free of an allocated
+	 * object again. */
+	*(intptr_t *)obj = 0;
 	return pcpu_cache_free(c, obj);
+}
+
+/* Is obj among the free objects (a slab or the depot)?  Under the depot
+ * lock, so nothing enters or leaves the depot meanwhile. */
+static int is_free(struct pcpu_cache *c, void *obj)
+{
+	struct depot *d = c->depot;
+	int found = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (uint64_t j = 0; j < d->n && !found; j++)
+		found = d->v[j] == (intptr_t)obj;
+	for (unsigned int k = 0; k < pcpu_nr_copies() && !found; k++) {
+		struct pcpu__cache_slab *s = pcpu_ptr(c->slabs, k);
+		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+
+		n &= ~PCPU__CACHE_STOP;
+		if ((uintptr_t)n > c->capacity)
+			n = c->capacity;
+		for (intptr_t j = 0; j < n && !found; j++)
+			found = __atomic_load_n(&s->obj[j], __ATOMIC_RELAXED) ==
+				(intptr_t)obj;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return found;
+}
+
+/*
+ * A free of an object whose first word holds the cookie: a double free,
+ * or an object whose owner stored exactly that value.  Found among the
+ * free objects: refused; else freed after all.
+ */
+int pcpu__cache_suspect_free(struct pcpu_cache *c, void *obj)
+{
+	if (is_free(c, obj)) {
+		errno = EINVAL;
+		return -1;
+	}
+	*(intptr_t *)obj = 0;
+	return pcpu_cache_free(c, obj) == 0 ? 0 : -1;
 }
 
 long pcpu_cache_drain(struct pcpu_cache *c)

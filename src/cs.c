@@ -50,7 +50,7 @@ static uint32_t *lock_word(uint32_t cpu)
 			    ((uintptr_t)cpu << pcpu__rt.shift));
 }
 
-struct pcpu_cs pcpu__cs_pick_slow(uint32_t tries)
+struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries)
 {
 	struct pcpu_cs cs = { .tries = tries };
 	uint64_t k = pcpu__k(), r;
@@ -83,6 +83,8 @@ struct pcpu_cs pcpu__cs_pick_slow(uint32_t tries)
 				cs.cpu = i;
 				cs.mode = cid ? PCPU__CS_RSEQ_CID :
 						PCPU__CS_RSEQ;
+				cs.cmp = cs.rs + (cid ? PCPU__RSEQ_MM_CID :
+							PCPU__RSEQ_CPU_ID);
 				return cs;
 			}
 			/* Not registered: register (our own area) and look
@@ -97,7 +99,7 @@ struct pcpu_cs pcpu__cs_pick_slow(uint32_t tries)
 	return cs;
 }
 
-struct pcpu_cs pcpu__cs_after_abort(uint32_t tries)
+struct pcpu_cs pcpu__cs_after_abort(uint8_t tries)
 {
 	struct pcpu_cs cs;
 

@@ -40,15 +40,20 @@
  * the mark.  So ENOMEM means that all max_objects objects are allocated
  * (or being moved by another thread at that instant: then it waits).
  *
- * An object's state (allocated or free) is kept out of band, one byte per
- * object, so pcpu_cache_free() of a pointer that is not an allocated
- * object of this cache (double free, interior or foreign pointer) is
- * refused with EINVAL, unless two frees of the same pointer race each
- * other (not detected, as with free()).  Objects are carved from one
- * address range reserved at creation (max_objects * object stride,
- * MAP_NORESERVE: pages are committed on first use), so a pointer's index
- * is a multiplication by the stride's reciprocal and a foreign pointer is
- * a range check.  At most PCPU_CACHE_MAX_OBJECTS objects.
+ * Bad frees.  Objects are carved from one address range reserved at
+ * creation (max_objects * object stride, MAP_NORESERVE: pages are
+ * committed on first use), so a foreign pointer is a range check and an
+ * interior one an alignment check (a multiplication by the stride's
+ * reciprocal when it is not a power of two).  A double free is caught the
+ * way glibc's tcache catches it: a free writes the cache's random cookie
+ * into the object's first word and an allocation clears it, so a free
+ * that finds the cookie already there is suspect, and the slow path
+ * confirms by looking for the pointer among the free objects.  All of it
+ * touches only the object's own line, which the caller just used.  Every
+ * such pointer is refused with EINVAL and nothing changes, unless two
+ * frees of the same pointer race each other (not detected, as with
+ * free()).  At most PCPU_CACHE_MAX_OBJECTS objects; objects are at least 8
+ * bytes and 8-byte aligned (the cookie's word).
  *
  * Memory order: an object moves between threads through this CPU's slab
  * (the threads are serialized by the CPU: a context switch orders them),
@@ -76,8 +81,6 @@ extern "C" {
 
 /* A slab count with this bit set: stopped, a steal or drain in progress. */
 #define PCPU__CACHE_STOP	INTPTR_MIN
-#define PCPU__CACHE_FREE	0	/* state byte of a free object */
-#define PCPU__CACHE_LIVE	1	/* state byte of an allocated object */
 
 /* One CPU's slab: the count, then the pointers (obj[0 .. n - 1]). */
 struct pcpu__cache_slab {
@@ -88,7 +91,7 @@ struct pcpu__cache_slab {
 /* The fields are private; the fast paths in this header read them. */
 struct pcpu_cache {
 	struct pcpu__cache_slab __pcpu *slabs;	/* per-CPU */
-	uint8_t *state;			/* per object: FREE or LIVE */
+	intptr_t cookie;		/* first word of a free object */
 	char *base;			/* object 0 */
 	size_t stride;			/* size rounded to the alignment */
 	size_t limit;			/* max_objects * stride */
@@ -131,21 +134,27 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 int pcpu_cache_destroy(struct pcpu_cache *c);
 
 /* Slow paths, out of line (not API). */
+void *pcpu__cache_alloc_slow(struct pcpu_cache *c);
 void *pcpu__cache_refill(struct pcpu_cache *c);
+int pcpu__cache_free_slow(struct pcpu_cache *c, void *obj);
 int pcpu__cache_flush_push(struct pcpu_cache *c, void *obj);
+int pcpu__cache_suspect_free(struct pcpu_cache *c, void *obj);
 
 /*
- * The index of the object at byte offset off, for off < limit: a
- * multiplication by ceil(2^64 / stride), exact while off * stride < 2^64
- * (limit is kept below 2^40 and stride below 2^24 for that, or the stride
- * is a power of two and this is a shift).
+ * Is byte offset off (< limit) the start of an object?  For a stride that
+ * is not a power of two: a multiplication by ceil(2^64 / stride), exact
+ * while off * stride < 2^64 (limit is kept below 2^40 and stride below
+ * 2^24 for that).
  */
-PCPU__INLINE uint64_t pcpu__cache_index(const struct pcpu_cache *c,
-					uint64_t off)
+PCPU__INLINE int pcpu__cache_aligned(const struct pcpu_cache *c,
+				     uint64_t off)
 {
+	uint64_t i;
+
 	if (c->shift)
-		return off >> c->shift;
-	return (uint64_t)(((unsigned __int128)off * c->recip) >> 64);
+		return !(off & (c->stride - 1));
+	i = (uint64_t)(((unsigned __int128)off * c->recip) >> 64);
+	return i * c->stride == off;
 }
 
 /*
@@ -160,28 +169,30 @@ PCPU__INLINE uint64_t pcpu__cache_index(const struct pcpu_cache *c,
 PCPU__INLINE void *pcpu_cache_alloc(struct pcpu_cache *c)
 {
 	struct pcpu_cs cs;
-	intptr_t obj = 0;
-	int r;
+	struct pcpu__cache_slab *s;
+	intptr_t obj = 0, n;
 
 	if (PCPU__UNLIKELY(!c)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
-		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
-		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
-
-		/* Empty, or stopped (the sign bit): the slow path. */
-		if (PCPU__UNLIKELY(n <= 0))
-			return pcpu__cache_refill(c);
-		r = pcpu_cs_cmpeqv_load_storev(&cs, &s->n, n, &s->obj[n - 1],
-					       &obj, n - 1);
-		if (PCPU__LIKELY(r == PCPU_CS_OK))
-			break;
-	}
-	__atomic_store_n(&c->state[pcpu__cache_index(c, (uint64_t)
-			 ((char *)obj - c->base))], PCPU__CACHE_LIVE,
-			 __ATOMIC_RELAXED);
+	/*
+	 * One attempt inline; anything else (another backend or index
+	 * source, an abort, an empty or stopped slab) is a tail call, so
+	 * that this path needs no saved registers and no stack.
+	 */
+	if (PCPU__UNLIKELY(!pcpu__cs_pick_fast(&cs)))
+		return pcpu__cache_alloc_slow(c);
+	s = pcpu_cs_ptr(&cs, c->slabs);
+	n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+	/* Empty, or stopped (the sign bit). */
+	if (PCPU__UNLIKELY(n <= 0))
+		return pcpu__cache_refill(c);
+	if (PCPU__UNLIKELY(pcpu_cs_cmpeqv_load_storev(&cs, &s->n, n,
+			&s->obj[n - 1], &obj, n - 1) != PCPU_CS_OK))
+		return pcpu__cache_alloc_slow(c);
+	/* Ours now: clear the free cookie (see above). */
+	*(intptr_t *)obj = 0;
 	PCPU__HB_ACQUIRE((void *)obj);
 	return (void *)obj;
 }
@@ -196,34 +207,35 @@ PCPU__INLINE void *pcpu_cache_alloc(struct pcpu_cache *c)
 PCPU__INLINE int pcpu_cache_free(struct pcpu_cache *c, void *obj)
 {
 	struct pcpu_cs cs;
-	uint64_t off, i;
-	int r;
+	struct pcpu__cache_slab *s;
+	uint64_t off;
+	intptr_t n;
 
 	if (!obj)
 		return 0;
 	off = (uint64_t)((char *)obj - (c ? c->base : (char *)obj));
-	if (PCPU__UNLIKELY(!c || off >= c->limit))
+	if (PCPU__UNLIKELY(!c || off >= c->limit ||
+			   !pcpu__cache_aligned(c, off)))
 		goto bad;
-	i = pcpu__cache_index(c, off);
-	if (PCPU__UNLIKELY(i * c->stride != off ||
-			   __atomic_load_n(&c->state[i], __ATOMIC_RELAXED) !=
-			   PCPU__CACHE_LIVE))
-		goto bad;
-	__atomic_store_n(&c->state[i], PCPU__CACHE_FREE, __ATOMIC_RELAXED);
+	/* One of our objects, whatever the compiler saw the caller pass
+	 * (a foreign pointer never gets here; say so, or it warns). */
+	__asm__("" : "+r"(obj));
+	if (PCPU__UNLIKELY(*(intptr_t *)obj == c->cookie))
+		return pcpu__cache_suspect_free(c, obj);
+	*(intptr_t *)obj = c->cookie;
 	PCPU__HB_RELEASE(obj);
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
-		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
-		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
-
-		/* Full, or stopped (negative: huge as unsigned). */
-		if (PCPU__UNLIKELY((uintptr_t)n >= c->capacity))
-			return pcpu__cache_flush_push(c, obj);
-		r = pcpu_cs_cmpeqv_trystorev_storev(&cs, &s->n, n,
-						    &s->obj[n], (intptr_t)obj,
-						    n + 1);
-		if (PCPU__LIKELY(r == PCPU_CS_OK))
-			return 0;
-	}
+	/* One attempt inline, as in pcpu_cache_alloc(). */
+	if (PCPU__UNLIKELY(!pcpu__cs_pick_fast(&cs)))
+		return pcpu__cache_free_slow(c, obj);
+	s = pcpu_cs_ptr(&cs, c->slabs);
+	n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
+	/* Full, or stopped (negative: huge as unsigned). */
+	if (PCPU__UNLIKELY((uintptr_t)n >= c->capacity))
+		return pcpu__cache_flush_push(c, obj);
+	if (PCPU__UNLIKELY(pcpu_cs_cmpeqv_trystorev_storev(&cs, &s->n, n,
+			&s->obj[n], (intptr_t)obj, n + 1) != PCPU_CS_OK))
+		return pcpu__cache_free_slow(c, obj);
+	return 0;
 bad:
 	errno = EINVAL;
 	return -1;

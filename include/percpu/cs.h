@@ -114,10 +114,11 @@ extern "C" {
 struct pcpu_cs {
 	uint32_t cpu;
 	int32_t rs;		/* rseq area, from the thread pointer */
+	int32_t cmp;		/* the field compared (cpu_id, mm_cid) */
 	uint8_t mode;		/* PCPU__CS_* */
 	uint8_t shift;		/* log2(stride), for pcpu_cs_ptr() */
-	uint16_t aborted;	/* the last attempt aborted */
-	uint32_t tries;		/* consecutive aborts */
+	uint8_t aborted;	/* the last attempt aborted */
+	uint8_t tries;		/* consecutive aborts (<= PCPU_CS_MAX_ABORTS) */
 };
 
 #define PCPU__CS_RSEQ		0	/* rseq, compares cpu_id */
@@ -128,8 +129,8 @@ struct pcpu_cs {
 
 /* Slow paths, out of line (not API); cpu is the copy whose lock a locked
  * section takes. */
-struct pcpu_cs pcpu__cs_pick_slow(uint32_t tries);
-struct pcpu_cs pcpu__cs_after_abort(uint32_t tries);
+struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries);
+struct pcpu_cs pcpu__cs_after_abort(uint8_t tries);
 int pcpu__cs_locked_cmpeqv_storev(uint32_t cpu, intptr_t *v,
 				  intptr_t expect, intptr_t newv);
 int pcpu__cs_locked_cmpeqv_trystorev_storev(uint32_t cpu,
@@ -148,11 +149,11 @@ int pcpu__cs_locked_offset_deref_addv(uint32_t cpu, intptr_t *ptr,
 				      long off, intptr_t inc);
 
 /*
- * Choose the copy (and the implementation) for the next attempt: the rseq
- * index inline for the rseq-by-cpu_id and gs kinds, everything else (mm_cid,
- * locks, unregistered threads, the spare) out of line.
+ * The inline pick: for the rseq-by-cpu_id and gs kinds, this CPU's copy
+ * and a restartable sequence; 0 when that does not apply (mm_cid, locks,
+ * an unregistered thread, the spare copy), for the out-of-line pick.
  */
-PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
+PCPU__INLINE int pcpu__cs_pick_fast(struct pcpu_cs *cs)
 {
 #ifdef PCPU_ARCH_HAVE_RSEQ
 	uint64_t k = pcpu__k_raw(), r = pcpu__r_raw();
@@ -163,13 +164,22 @@ PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
 		if (PCPU__LIKELY(i < PCPU__R_NR(r))) {
 			cs->cpu = i;
 			cs->rs = (int32_t)PCPU__R_RSEQ_OFF(r);
+			cs->cmp = cs->rs + PCPU__RSEQ_CPU_ID;
 			cs->mode = PCPU__CS_RSEQ;
 			cs->shift = (uint8_t)PCPU__K_SHIFT(k);
-			return;
+			return 1;
 		}
 	}
 #endif
-	*cs = pcpu__cs_pick_slow(cs->tries);
+	(void)cs;
+	return 0;
+}
+
+/* Choose the copy (and the implementation) for the next attempt. */
+PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
+{
+	if (!pcpu__cs_pick_fast(cs))
+		*cs = pcpu__cs_pick_slow(cs->tries);
 }
 
 /* Copy cs->cpu of handle p: the instance this attempt works on. */
@@ -204,10 +214,7 @@ PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
 }
 
 /* The frame arguments of an arch sequence: area, compared field, index. */
-#define PCPU__CS_AT(cs)							\
-	(long)(cs)->rs,							\
-	(long)(cs)->rs + ((cs)->mode ? PCPU__RSEQ_MM_CID : PCPU__RSEQ_CPU_ID), \
-	(cs)->cpu
+#define PCPU__CS_AT(cs)		(long)(cs)->rs, (long)(cs)->cmp, (cs)->cpu
 
 #ifdef PCPU_ARCH_HAVE_RSEQ
 #define PCPU__CS_RUN(cs, locked_call, rseq_call)			\
