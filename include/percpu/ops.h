@@ -190,20 +190,28 @@ PCPU__DISPATCH_SIZES(cmpxchg)
 #define PCPU__TYPE_OK(p)						\
 	(__builtin_classify_type(*(p)) >= 1 &&				\
 	 __builtin_classify_type(*(p)) <= 5)
+#ifdef __cplusplus
+#define PCPU__STATIC_ASSERT(c, msg)	static_assert(c, msg)
+#else
+#define PCPU__STATIC_ASSERT(c, msg)	_Static_assert(c, msg)
+#endif
 #define PCPU__CHECK_SIZE(p)						\
-	((void)sizeof(char[PCPU__SIZE_OK(sizeof(*(p))) &&		\
-			   PCPU__TYPE_OK(p) ? 1 : -1]))
+	PCPU__STATIC_ASSERT(PCPU__SIZE_OK(sizeof(*(p))) && PCPU__TYPE_OK(p), \
+		"this_cpu_* operand: the per-CPU variable must be an "	\
+		"integer or a pointer of 1, 2, 4 or 8 bytes")
 #define PCPU__ARG(n, x)		((uint##n##_t)(uintptr_t)(x))
 #define PCPU__CALL_N(op, n, bits, p, a, b)				\
 	(uintptr_t)pcpu__##op##_##n((void *)(p),			\
 				    PCPU__ARG(bits, a), PCPU__ARG(bits, b))
 #define PCPU__CALL(op, p, a, b)						\
-	(PCPU__CHECK_SIZE(p),						\
-	 (__typeof__(*(p)))(						\
+	__extension__ ({						\
+		PCPU__CHECK_SIZE(p);					\
+		(__typeof__(*(p)))(					\
 		sizeof(*(p)) == 1 ? PCPU__CALL_N(op, 1, 8, p, a, b) :	\
 		sizeof(*(p)) == 2 ? PCPU__CALL_N(op, 2, 16, p, a, b) :	\
 		sizeof(*(p)) == 4 ? PCPU__CALL_N(op, 4, 32, p, a, b) :	\
-				    PCPU__CALL_N(op, 8, 64, p, a, b)))
+				    PCPU__CALL_N(op, 8, 64, p, a, b));	\
+	})
 
 #define this_cpu_read(p)		PCPU__CALL(read, p, 0, 0)
 #define this_cpu_write(p, v)		((void)PCPU__CALL(write, p, v, 0))
