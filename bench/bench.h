@@ -161,8 +161,8 @@ static inline void bench_cpu_relax(void)
 /*
  * Target time per repetition, seconds (BENCH_TIME overrides).  The sweep
  * is about 270 configurations of 5 repetitions plus calibration: a whole
- * make bench took 7 min 8 s at 0.2 s on 2 vCPUs, so 0.3 s keeps it near
- * 11 minutes, well inside the 25-minute budget, with room for more benches.
+ * make bench took 8 minutes at 0.3 s on 2 vCPUs (7 at 0.2 s), well inside
+ * the 25-minute budget, with room for more benches.
  */
 static inline double bench_target(void)
 {

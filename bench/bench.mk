@@ -2,7 +2,7 @@
 # (bench/peer_*.c), runs them all (bench/run.sh), prints the table and the
 # targets, and writes $(B)/bench/{results.json,summary.md,*.png}.
 #
-#   make bench                       the whole sweep (about 11 minutes)
+#   make bench                       the whole sweep (about 8 minutes)
 #   make bench BENCH_TIME=0.05       shorter repetitions (seconds each)
 #   make bench BENCH_THREADS=1,2     fewer thread counts
 #

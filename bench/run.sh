@@ -38,11 +38,13 @@ start=$SECONDS
 failed=()
 backends=""
 
+# The load average on every line: other work on the machine is the main
+# source of noise here, and this says when it came.
 progress() {
 	step=$((step + 1))
 	local t=$((SECONDS - start))
-	printf '[%2d/%d %2d:%02d] %s\n' "$step" "$steps" $((t / 60)) \
-		$((t % 60)) "$*"
+	printf '[%2d/%d %2d:%02d, load %s] %s\n' "$step" "$steps" \
+		$((t / 60)) $((t % 60)) "$(cut -d' ' -f1 /proc/loadavg)" "$*"
 }
 
 # run LABEL CMD...: rows to raw.jsonl, human lines to the terminal.
@@ -92,7 +94,9 @@ for p in $peers; do
 	esac
 done
 t=$((SECONDS - start))
-echo "measured in $((t / 60)) min $((t % 60)) s"
+export BENCH_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "measured in $((t / 60)) min $((t % 60)) s; load average $BENCH_LOAD_END" \
+     "at the end"
 
 export BENCH_BACKENDS="${backends# }"
 export BENCH_SECONDS=$t
