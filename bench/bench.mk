@@ -82,14 +82,14 @@ $(B)/bench/peer_cache_tcmalloc: bench/bench_cache.c $(BENCH_DEPS)
 
 # The kernel's rseq selftest, from Debian's kernel source tarball: the
 # selftest directory, kselftest.h and tools/include are extracted into
-# $(KS) once (never into the source tree; about 10 s of xz), its rseq.c
-# is compiled there with the selftest's own flags (not ours: it is not
-# our code to hold to -Werror), and peer_kselftest_rseq.c includes its
-# rseq.h through -isystem.
+# $(KS) when the tarball changes (never into the source tree; about 10 s
+# of xz), its rseq.c is compiled there with the selftest's own flags (not
+# ours: it is not our code to hold to -Werror), and peer_kselftest_rseq.c
+# includes its rseq.h through -isystem.
 KS        := $(B)/bench/kselftest-rseq
 KS_RSEQ   := $(KS)/tools/testing/selftests/rseq
 
-$(KS)/rseq.o:
+$(KS)/rseq.o: $(KS_TAR)
 	rm -rf $(KS) && mkdir -p $(KS)
 	top=$$(tar -tJf $(KS_TAR) 2>/dev/null | head -n 1 | cut -d/ -f1) && \
 	tar -xJf $(KS_TAR) -C $(KS) --strip-components=1 \
