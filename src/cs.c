@@ -399,3 +399,45 @@ int pcpu__cs_setup(int backend_id, char *why, size_t len)
 	pcpu__rt.cs_locked = 1;
 	return 0;
 }
+
+/* ---- appended: the locked record sequences ---------------------------- */
+
+int pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(uint32_t cpu,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		void *dst, const void *src, size_t len, intptr_t newv,
+		int release)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+
+	section_enter(cpu, &s);
+	if (load(v) == expect) {
+		__atomic_store_n(v2, newv2, __ATOMIC_RELAXED);
+		/* The announcement before the copy (cs.h): pairs with the
+		 * reader's acquire fence between its copy and its load of
+		 * *v2. */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		memcpy(dst, src, len);
+		r = commit(v, expect, newv, release);
+	}
+	section_exit(cpu, &s);
+	return r;
+}
+
+int pcpu__cs_locked_cmpeqv_trymemcpy2_storev(uint32_t cpu,
+		intptr_t *v, intptr_t expect, void *dst, const void *src1,
+		size_t len1, const void *src2, size_t len2, intptr_t newv,
+		int release)
+{
+	struct section s;
+	int r = PCPU_CS_FAIL;
+
+	section_enter(cpu, &s);
+	if (load(v) == expect) {
+		memcpy(dst, src1, len1);
+		memcpy((char *)dst + len1, src2, len2);
+		r = commit(v, expect, newv, release);
+	}
+	section_exit(cpu, &s);
+	return r;
+}

@@ -228,6 +228,137 @@ static void test_wrong_cpu(void)
 	t_unpin();
 }
 
+/*
+ * Appended with the ring's record sequences: compare + try-store + copy
+ * + commit, and compare + two copies + commit.  Every length 0..67 and
+ * alignment of the copies, the try-store and the commit; on FAIL nothing
+ * at all is stored; on a copy whose CPU we are not on (rseq), RETRY and
+ * nothing committed.
+ */
+static int rseq_kind(void)
+{
+	return !strcmp(pcpu_backend_name(), "rseq") ||
+	       !strncmp(pcpu_backend_name(), "gs", 2);
+}
+
+static void test_trystore_memcpy(int release)
+{
+	unsigned char src[80], *dst;
+	struct pcpu_cs cs;
+	int bad = 0, r;
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (unsigned char)(i * 5 + 3);
+#define TSM(e, n2, d, s, l, n)						\
+	(release ? pcpu_cs_cmpeqv_trystorev_trymemcpy_storev_release(&cs,	\
+			word(&cs, 0), e, word(&cs, 1), n2, d, s, l, n) :	\
+		   pcpu_cs_cmpeqv_trystorev_trymemcpy_storev(&cs,	\
+			word(&cs, 0), e, word(&cs, 1), n2, d, s, l, n))
+	for (size_t len = 0; len <= 67; len++) {
+		for (size_t so = 0; so < 8; so++) {
+			for (size_t d0 = 0; d0 < 8; d0 += 3) {
+				clear_all();
+				r = ONCE(&cs, TSM(0, (intptr_t)len + 100,
+					(char *)word(&cs, 2) + d0, src + so,
+					len, (intptr_t)len + 1));
+				dst = (unsigned char *)word(&cs, 2) + d0;
+				if (r != PCPU_CS_OK ||
+				    *word(&cs, 0) != (intptr_t)len + 1 ||
+				    *word(&cs, 1) != (intptr_t)len + 100 ||
+				    memcmp(dst, src + so, len) ||
+				    (d0 && dst[-1]) || dst[len])
+					bad++;
+			}
+		}
+	}
+	CHECK(!bad, "trystore_memcpy%s: %d bad copies",
+	      release ? "_release" : "", bad);
+	clear_all();
+	r = ONCE(&cs, TSM(5, 9, word(&cs, 2), src, 16, 1));
+	CHECK(r == PCPU_CS_FAIL && *word(&cs, 0) == 0 && *word(&cs, 1) == 0 &&
+	      *word(&cs, 2) == 0 && *word(&cs, 3) == 0,
+	      "trystore_memcpy%s fail stored something: %d",
+	      release ? "_release" : "", r);
+	if (rseq_kind() && t_ncpus() > 1 &&
+	    pcpu_index_source() != PCPU_INDEX_CID) {
+		unsigned int here;
+
+		t_pin(0);
+		clear_all();
+		pcpu_cs_begin(&cs);
+		here = cs.cpu;
+		cs.cpu = here == 0 ? 1 : 0;
+		r = TSM(0, 7, word(&cs, 2), src, 16, 1);
+		CHECK(r == PCPU_CS_RETRY && *word(&cs, 0) == 0,
+		      "trystore_memcpy on another CPU's copy: %d, word %ld", r,
+		      (long)*word(&cs, 0));
+		t_unpin();
+	}
+#undef TSM
+}
+
+static void test_memcpy2(int release)
+{
+	unsigned char a[40], b[80], *dst;
+	struct pcpu_cs cs;
+	int bad = 0, r;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (unsigned char)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)(i * 11 + 2);
+#define M2(e, d, s1, l1, s2, l2, n)					\
+	(release ? pcpu_cs_cmpeqv_trymemcpy2_storev_release(&cs,	\
+			word(&cs, 0), e, d, s1, l1, s2, l2, n) :	\
+		   pcpu_cs_cmpeqv_trymemcpy2_storev(&cs, word(&cs, 0), e,	\
+			d, s1, l1, s2, l2, n))
+	for (size_t l1 = 0; l1 <= 24; l1 += 1 + (l1 >= 8) * 7) {
+		for (size_t l2 = 0; l2 <= 67; l2++) {
+			for (size_t so = 0; so < 8; so += 3) {
+				for (size_t d0 = 0; d0 < 8; d0 += 5) {
+					clear_all();
+					r = ONCE(&cs, M2(0,
+						(char *)word(&cs, 2) + d0,
+						a + so, l1, b + so, l2,
+						(intptr_t)(l1 + l2 + 1)));
+					dst = (unsigned char *)word(&cs, 2) +
+					      d0;
+					if (r != PCPU_CS_OK ||
+					    *word(&cs, 0) !=
+					    (intptr_t)(l1 + l2 + 1) ||
+					    memcmp(dst, a + so, l1) ||
+					    memcmp(dst + l1, b + so, l2) ||
+					    (d0 && dst[-1]) || dst[l1 + l2])
+						bad++;
+				}
+			}
+		}
+	}
+	CHECK(!bad, "memcpy2%s: %d bad copies", release ? "_release" : "",
+	      bad);
+	clear_all();
+	r = ONCE(&cs, M2(3, word(&cs, 2), a, 16, b, 16, 1));
+	CHECK(r == PCPU_CS_FAIL && *word(&cs, 0) == 0 && *word(&cs, 2) == 0 &&
+	      *word(&cs, 5) == 0, "memcpy2%s fail stored something: %d",
+	      release ? "_release" : "", r);
+	if (rseq_kind() && t_ncpus() > 1 &&
+	    pcpu_index_source() != PCPU_INDEX_CID) {
+		unsigned int here;
+
+		t_pin(0);
+		clear_all();
+		pcpu_cs_begin(&cs);
+		here = cs.cpu;
+		cs.cpu = here == 0 ? 1 : 0;
+		r = M2(0, word(&cs, 2), a, 16, b, 16, 1);
+		CHECK(r == PCPU_CS_RETRY && *word(&cs, 0) == 0,
+		      "memcpy2 on another CPU's copy: %d, word %ld", r,
+		      (long)*word(&cs, 0));
+		t_unpin();
+	}
+#undef M2
+}
+
 int main(void)
 {
 	t_init(NULL);
@@ -244,6 +375,10 @@ int main(void)
 	test_memcpy(1);
 	test_adds();
 	test_wrong_cpu();
+	test_trystore_memcpy(0);
+	test_trystore_memcpy(1);
+	test_memcpy2(0);
+	test_memcpy2(1);
 	for (unsigned int k = 0; k < pcpu_nr_copies(); k++)
 		CHECK(pcpu_cs_fence(k) == 0, "fence %u: %s", k, strerror(errno));
 	CHECK(pcpu_cs_fence(pcpu_nr_copies()) == -1 && errno == EINVAL,

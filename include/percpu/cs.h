@@ -398,6 +398,94 @@ PCPU__INLINE int pcpu_cs_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
  */
 int pcpu_cs_fence(unsigned int cpu);
 
+/* ---- appended: record sequences (the ring's writer) ------------------ */
+
+int pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(uint32_t cpu,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		void *dst, const void *src, size_t len, intptr_t newv,
+		int release);
+int pcpu__cs_locked_cmpeqv_trymemcpy2_storev(uint32_t cpu,
+		intptr_t *v, intptr_t expect, void *dst, const void *src1,
+		size_t len1, const void *src2, size_t len2, intptr_t newv,
+		int release);
+
+/*
+ * pcpu_cs_cmpeqv_trystorev_trymemcpy_storev - compare, announce, copy,
+ * final store (a seqlock writer: say how far it is about to write, then
+ * write, then commit; a ring's reservation: mark its page, write the
+ * record's header, move the write position).
+ *
+ *	if (*v != expect)
+ *		return PCPU_CS_FAIL;
+ *	*v2 = newv2;				(try-store)
+ *	memcpy(dst, src, len);			(try-stores)
+ *	*v = newv;				(commit)
+ *
+ * The try-store is ordered before the copy for every CPU: a reader that
+ * sees any byte of the copy and then, after an acquire fence, loads *v2
+ * sees newv2 (or a later value).  That is what lets *v2 announce the
+ * copy.  dst and src must not overlap, nor contain v or v2.
+ * _release: the commit is also ordered after the copy and every earlier
+ * store.
+ */
+PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_trymemcpy_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
+		void *dst, const void *src, size_t len, intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(
+			cs->cpu, v, expect, v2, newv2, dst, src, len, newv, 0),
+		     pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev(v, expect,
+			v2, newv2, dst, src, len, newv, PCPU__CS_AT(cs)));
+}
+
+PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_trymemcpy_storev_release(
+		struct pcpu_cs *cs, intptr_t *v, intptr_t expect, intptr_t *v2,
+		intptr_t newv2, void *dst, const void *src, size_t len,
+		intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(
+			cs->cpu, v, expect, v2, newv2, dst, src, len, newv, 1),
+		     pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev_release(v,
+			expect, v2, newv2, dst, src, len, newv,
+			PCPU__CS_AT(cs)));
+}
+
+/*
+ * pcpu_cs_cmpeqv_trymemcpy2_storev - compare, copy two pieces end to end,
+ * final store (a record: its header from the stack, its payload from the
+ * caller, then the write position; one copy of the caller's data, no
+ * staging buffer).
+ *
+ *	if (*v != expect)
+ *		return PCPU_CS_FAIL;
+ *	memcpy(dst, src1, len1);		(try-stores)
+ *	memcpy((char *)dst + len1, src2, len2);	(try-stores)
+ *	*v = newv;				(commit)
+ *
+ * No piece may overlap another, nor v.  Restarted as a whole: keep the
+ * pieces small.  _release: the commit is ordered after both copies and
+ * every earlier store.
+ */
+PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy2_storev(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, void *dst, const void *src1,
+		size_t len1, const void *src2, size_t len2, intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy2_storev(cs->cpu, v,
+			expect, dst, src1, len1, src2, len2, newv, 0),
+		     pcpu_rseq_cs_cmpeqv_trymemcpy2_storev(v, expect, dst, src1,
+			len1, src2, len2, newv, PCPU__CS_AT(cs)));
+}
+
+PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy2_storev_release(struct pcpu_cs *cs,
+		intptr_t *v, intptr_t expect, void *dst, const void *src1,
+		size_t len1, const void *src2, size_t len2, intptr_t newv)
+{
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy2_storev(cs->cpu, v,
+			expect, dst, src1, len1, src2, len2, newv, 1),
+		     pcpu_rseq_cs_cmpeqv_trymemcpy2_storev_release(v, expect,
+			dst, src1, len1, src2, len2, newv, PCPU__CS_AT(cs)));
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -193,4 +193,91 @@ PCPU__INLINE int pcpu_rseq_cs_offset_deref_addv(intptr_t *ptr, long off,
 	return st;
 }
 
+/* ---- appended: record sequences -------------------------------------- */
+
+/*
+ * The copy loop of the sequences below: 8-byte words, then the tail
+ * bytes, from %[S] to %[D] for %[N] bytes (all three advanced), through
+ * %[x].  Numeric labels may repeat in one asm (7b and 8f name the
+ * nearest), so a sequence can hold two loops.
+ */
+#define PCPU__CS_COPY(D, S, N)						\
+	"cmp %[" N "], #8\n\t"						\
+	"b.lo 8f\n"							\
+	"7:\n\t"							\
+	"ldr %[x], [%[" S "]], #8\n\t"					\
+	"str %[x], [%[" D "]], #8\n\t"					\
+	"sub %[" N "], %[" N "], #8\n\t"				\
+	"cmp %[" N "], #8\n\t"						\
+	"b.hs 7b\n"							\
+	"8:\n\t"							\
+	"cbz %[" N "], 9f\n"						\
+	"10:\n\t"							\
+	"ldrb %w[x], [%[" S "]], #1\n\t"				\
+	"strb %w[x], [%[" D "]], #1\n\t"				\
+	"subs %[" N "], %[" N "], #1\n\t"				\
+	"b.ne 10b\n"							\
+	"9:\n\t"
+
+/*
+ * if (*v != expect) fail; *v2 = newv2; memcpy(dst, src, len); *v = newv
+ * dmb ishst between the try-store and the copy: stores are not ordered
+ * among themselves here, and the try-store must be visible first (cs.h).
+ */
+#define PCPU__CS_TRYSTORE_MEMCPY(name, STR)				\
+PCPU__INLINE int name(intptr_t *v, intptr_t expect, intptr_t *v2,	\
+		      intptr_t newv2, void *dst, const void *src,	\
+		      size_t len, intptr_t newv, PCPU__CS_PARAMS)	\
+{									\
+	int st = 0;							\
+	uint64_t t, x;							\
+	uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;		\
+	size_t n = len;							\
+									\
+	PCPU__CS_ASM("ldr %[x], [%[v]]\n\t"				\
+		     "cmp %[x], %[expect]\n\t"				\
+		     "b.ne 5f\n\t"					\
+		     "str %[newv2], [%[v2]]\n\t"			\
+		     "dmb ishst\n\t"					\
+		     PCPU__CS_COPY("d", "s", "n")			\
+		     STR " %[newv], [%[v]]\n\t",			\
+		     (, [x] "=&r"(x), [d] "+&r"(d), [s] "+&r"(s),	\
+		      [n] "+&r"(n)),					\
+		     [v] "r"(v), [expect] "r"(expect), [v2] "r"(v2),	\
+		     [newv2] "r"(newv2), [newv] "r"(newv));		\
+	return st;							\
+}
+
+PCPU__CS_TRYSTORE_MEMCPY(pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev, "str")
+PCPU__CS_TRYSTORE_MEMCPY(pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev_release,
+			 "stlr")
+
+/* if (*v != expect) fail; memcpy(dst, src1, len1);
+ * memcpy(dst + len1, src2, len2); *v = newv */
+#define PCPU__CS_MEMCPY2(name, STR)					\
+PCPU__INLINE int name(intptr_t *v, intptr_t expect, void *dst,		\
+		      const void *src1, size_t len1, const void *src2,	\
+		      size_t len2, intptr_t newv, PCPU__CS_PARAMS)	\
+{									\
+	int st = 0;							\
+	uint64_t t, x;							\
+	uintptr_t d = (uintptr_t)dst, s1 = (uintptr_t)src1;		\
+	uintptr_t s2 = (uintptr_t)src2;					\
+	size_t n1 = len1, n2 = len2;					\
+									\
+	PCPU__CS_ASM("ldr %[x], [%[v]]\n\t"				\
+		     "cmp %[x], %[expect]\n\t"				\
+		     "b.ne 5f\n\t"					\
+		     PCPU__CS_COPY("d", "s1", "n1")			\
+		     PCPU__CS_COPY("d", "s2", "n2")			\
+		     STR " %[newv], [%[v]]\n\t",			\
+		     (, [x] "=&r"(x), [d] "+&r"(d), [s1] "+&r"(s1),	\
+		      [n1] "+&r"(n1), [s2] "+&r"(s2), [n2] "+&r"(n2)),	\
+		     [v] "r"(v), [expect] "r"(expect), [newv] "r"(newv)); \
+	return st;							\
+}
+
+PCPU__CS_MEMCPY2(pcpu_rseq_cs_cmpeqv_trymemcpy2_storev, "str")
+PCPU__CS_MEMCPY2(pcpu_rseq_cs_cmpeqv_trymemcpy2_storev_release, "stlr")
+
 #endif /* PERCPU_ARCH_AARCH64_CS_H */

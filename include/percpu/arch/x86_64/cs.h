@@ -184,4 +184,86 @@ PCPU__INLINE int pcpu_rseq_cs_offset_deref_addv(intptr_t *ptr, long off,
 	return st;
 }
 
+/* ---- appended: record sequences -------------------------------------- */
+
+/*
+ * The copy loop of the sequences below: 8-byte words, then the tail
+ * bytes, from %[S] to %[D] for %[N] bytes (all three advanced), through
+ * %rax.  Numeric labels may repeat in one asm (7b and 8f name the
+ * nearest), so a sequence can hold two loops.
+ */
+#define PCPU__CS_COPY(D, S, N)						\
+	"cmpq $8, %[" N "]\n\t"						\
+	"jb 8f\n"							\
+	"7:\n\t"							\
+	"movq (%[" S "]), %%rax\n\t"					\
+	"movq %%rax, (%[" D "])\n\t"					\
+	"addq $8, %[" S "]\n\t"						\
+	"addq $8, %[" D "]\n\t"						\
+	"subq $8, %[" N "]\n\t"						\
+	"cmpq $8, %[" N "]\n\t"						\
+	"jae 7b\n"							\
+	"8:\n\t"							\
+	"testq %[" N "], %[" N "]\n\t"					\
+	"jz 9f\n"							\
+	"10:\n\t"							\
+	"movb (%[" S "]), %%al\n\t"					\
+	"movb %%al, (%[" D "])\n\t"					\
+	"incq %[" S "]\n\t"						\
+	"incq %[" D "]\n\t"						\
+	"decq %[" N "]\n\t"						\
+	"jnz 10b\n"							\
+	"9:\n\t"
+
+/*
+ * if (*v != expect) fail; *v2 = newv2; memcpy(dst, src, len); *v = newv
+ * TSO keeps the try-store before the copy's stores for every CPU.
+ */
+PCPU__INLINE int pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev(intptr_t *v,
+		intptr_t expect, intptr_t *v2, intptr_t newv2, void *dst,
+		const void *src, size_t len, intptr_t newv, PCPU__CS_PARAMS)
+{
+	int st = 0;
+	uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+	size_t n = len;
+
+	PCPU__CS_ASM("cmpq %[expect], (%[v])\n\t"
+		     "jnz 5f\n\t"
+		     "movq %[newv2], (%[v2])\n\t"
+		     PCPU__CS_COPY("d", "s", "n")
+		     "movq %[newv], (%[v])\n\t",
+		     (, [d] "+&r"(d), [s] "+&r"(s), [n] "+&r"(n)),
+		     [v] "r"(v), [expect] "er"(expect), [v2] "r"(v2),
+		     [newv2] "er"(newv2), [newv] "er"(newv));
+	return st;
+}
+
+#define pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev_release		\
+	pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev
+
+/* if (*v != expect) fail; memcpy(dst, src1, len1);
+ * memcpy(dst + len1, src2, len2); *v = newv */
+PCPU__INLINE int pcpu_rseq_cs_cmpeqv_trymemcpy2_storev(intptr_t *v,
+		intptr_t expect, void *dst, const void *src1, size_t len1,
+		const void *src2, size_t len2, intptr_t newv, PCPU__CS_PARAMS)
+{
+	int st = 0;
+	uintptr_t d = (uintptr_t)dst, s1 = (uintptr_t)src1;
+	uintptr_t s2 = (uintptr_t)src2;
+	size_t n1 = len1, n2 = len2;
+
+	PCPU__CS_ASM("cmpq %[expect], (%[v])\n\t"
+		     "jnz 5f\n\t"
+		     PCPU__CS_COPY("d", "s1", "n1")
+		     PCPU__CS_COPY("d", "s2", "n2")
+		     "movq %[newv], (%[v])\n\t",
+		     (, [d] "+&r"(d), [s1] "+&r"(s1), [n1] "+&r"(n1),
+		      [s2] "+&r"(s2), [n2] "+&r"(n2)),
+		     [v] "r"(v), [expect] "er"(expect), [newv] "er"(newv));
+	return st;
+}
+
+#define pcpu_rseq_cs_cmpeqv_trymemcpy2_storev_release			\
+	pcpu_rseq_cs_cmpeqv_trymemcpy2_storev
+
 #endif /* PERCPU_ARCH_X86_64_CS_H */
