@@ -378,7 +378,7 @@ static void slab_fill(struct pcpu_cache *c, intptr_t *v, uint64_t n)
 	intptr_t room = 0;
 	int r = PCPU_CS_FAIL;
 
-	for (pcpu_cs_begin(&cs); n; pcpu_cs_next(&cs)) {
+	for (pcpu_cs_begin_nosig(&cs); n; pcpu_cs_next(&cs)) {
 		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
 		intptr_t have = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
 
@@ -411,7 +411,7 @@ void *pcpu__cache_alloc_slow(struct pcpu_cache *c)
 	struct pcpu_cs cs;
 	intptr_t obj = 0;
 
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+	for (pcpu_cs_begin_nosig(&cs);; pcpu_cs_next(&cs)) {
 		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
 		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
 
@@ -431,7 +431,7 @@ int pcpu__cache_free_slow(struct pcpu_cache *c, void *obj)
 {
 	struct pcpu_cs cs;
 
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+	for (pcpu_cs_begin_nosig(&cs);; pcpu_cs_next(&cs)) {
 		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
 		intptr_t n = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
 
@@ -488,7 +488,7 @@ int pcpu__cache_flush_push(struct pcpu_cache *c, void *obj)
 	intptr_t v[BATCH_MAX], take = 0, one = (intptr_t)obj;
 	int r = PCPU_CS_FAIL;
 
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+	for (pcpu_cs_begin_nosig(&cs);; pcpu_cs_next(&cs)) {
 		struct pcpu__cache_slab *s = pcpu_cs_ptr(&cs, c->slabs);
 		intptr_t have = __atomic_load_n(&s->n, __ATOMIC_RELAXED);
 

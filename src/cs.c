@@ -4,9 +4,11 @@
  * and the fence.  The specification and the restartable sequences are in
  * percpu/cs.h and percpu/arch/<arch>/cs.h.
  *
- * The locked implementation.  One lock word per copy index, at offset 0
- * of each copy (the allocator never hands out the first bytes of the
- * stride), taken with Drepper's three-state futex mutex.  It runs every
+ * The locked implementation.  Two lock words per copy index, at offsets 0
+ * and 4 of each copy (the allocator never hands out the first bytes of
+ * the stride), taken with Drepper's three-state futex mutex: one for the
+ * sections that may run in signal handlers, one for the nosig sections
+ * (pcpu_cs_begin_nosig()).  It runs every
  * sequence of the atomic backend (cs_locked) and, in rseq mode, the
  * fallback of a thread that cannot complete a restartable sequence, on
  * the spare copy only (no restartable sequence ever writes it, so the
@@ -44,15 +46,25 @@
 
 static int membarrier_state;	/* 0 unknown, 1 registered, -1 refused */
 
-static uint32_t *lock_word(uint32_t cpu)
+/* ThreadSanitizer's sync objects, one per copy index (percpu/cs.h): as
+ * many as CPU ids the possible-mask parser accepts.  Untouched, and so
+ * costing no memory, outside TSan builds. */
+char pcpu__cs_tsan_keys[(1u << 20) + 1];
+
+/* The lock of a section (cpu with PCPU__CS_NOSIG_BIT: the second word). */
+static uint32_t *lock_word(uint32_t arg)
 {
+	uint32_t cpu = arg & ~PCPU__CS_NOSIG_BIT;
+
 	return (uint32_t *)(pcpu__rt.cs_locks +
-			    ((uintptr_t)cpu << pcpu__rt.shift));
+			    ((uintptr_t)cpu << pcpu__rt.shift)) +
+	       !!(arg & PCPU__CS_NOSIG_BIT);
 }
 
-struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries)
+struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries, uint8_t flags)
 {
-	struct pcpu_cs cs = { .tries = tries };
+	struct pcpu_cs cs = { .tries = tries,
+			      .flags = flags & ~PCPU__CS_ABORTED };
 	uint64_t k = pcpu__k(), r;
 	uint32_t nr, i;
 
@@ -99,19 +111,19 @@ struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries)
 	return cs;
 }
 
-struct pcpu_cs pcpu__cs_after_abort(uint8_t tries)
+struct pcpu_cs pcpu__cs_after_abort(uint8_t tries, uint8_t flags)
 {
 	struct pcpu_cs cs;
 
 	/* Counted with the single ops' aborts; the spare after too many. */
 	if (pcpu__rseq_slow(1, (int)tries - 1)) {
-		cs = pcpu__cs_pick_slow(tries);
+		cs = pcpu__cs_pick_slow(tries, flags);
 		cs.cpu = PCPU__R_NR(pcpu__r());
 		cs.mode = PCPU__CS_SPARE;
 		return cs;
 	}
 	cs.tries = tries;
-	cs.aborted = 0;
+	cs.flags = flags & ~PCPU__CS_ABORTED;
 	pcpu__cs_pick(&cs);
 	return cs;
 }
@@ -128,9 +140,13 @@ static void section_enter(uint32_t cpu, struct section *s)
 	uint32_t *w = lock_word(cpu), zero = 0;
 	sigset_t all;
 
-	/* Before the lock: no handler of ours runs while we hold it. */
-	sigfillset(&all);
-	s->blocked = !pthread_sigmask(SIG_BLOCK, &all, &s->old);
+	/* Before the lock: no handler of ours runs while we hold it (a
+	 * nosig section's caller promised no handler runs one). */
+	s->blocked = 0;
+	if (!(cpu & PCPU__CS_NOSIG_BIT)) {
+		sigfillset(&all);
+		s->blocked = !pthread_sigmask(SIG_BLOCK, &all, &s->old);
+	}
 	/* Acquire: pairs with the release in section_exit(). */
 	if (!__atomic_compare_exchange_n(w, &zero, 1, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
@@ -344,10 +360,13 @@ int pcpu_cs_fence(unsigned int cpu)
 		return -1;
 	}
 	/* Whatever the caller stored is visible before anything below. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	PCPU__FENCE_MB();
 	if (pcpu__rt.cs_locked || cpu == pcpu__rt.nr) {
+		/* Both classes of section: wait for whichever is running. */
 		section_enter(cpu, &s);
 		section_exit(cpu, &s);
+		section_enter(cpu | PCPU__CS_NOSIG_BIT, &s);
+		section_exit(cpu | PCPU__CS_NOSIG_BIT, &s);
 		return 0;
 	}
 	if (!rseq_fence(pcpu__rt.cid ? -1 : (int)cpu)) {
@@ -373,8 +392,11 @@ static void cs_atfork_child(void)
 {
 	if (!pcpu__rt.base)
 		return;
-	for (uint32_t k = 0; k <= pcpu__rt.nr; k++)
+	for (uint32_t k = 0; k <= pcpu__rt.nr; k++) {
 		__atomic_store_n(lock_word(k), 0, __ATOMIC_RELAXED);
+		__atomic_store_n(lock_word(k | PCPU__CS_NOSIG_BIT), 0,
+				 __ATOMIC_RELAXED);
+	}
 	__atomic_store_n(&membarrier_state, 0, __ATOMIC_RELAXED);
 }
 
@@ -416,7 +438,7 @@ int pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(uint32_t cpu,
 		/* The announcement before the copy (cs.h): pairs with the
 		 * reader's acquire fence between its copy and its load of
 		 * *v2. */
-		__atomic_thread_fence(__ATOMIC_RELEASE);
+		PCPU__FENCE_REL();
 		memcpy(dst, src, len);
 		r = commit(v, expect, newv, release);
 	}

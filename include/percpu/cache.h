@@ -181,6 +181,8 @@ PCPU__INLINE void *pcpu_cache_alloc(struct pcpu_cache *c)
 	 * source, an abort, an empty or stopped slab) is a tail call, so
 	 * that this path needs no saved registers and no stack.
 	 */
+	cs.flags = PCPU__CS_NOSIG;	/* never in a handler (may lock) */
+	cs.tries = 0;
 	if (PCPU__UNLIKELY(!pcpu__cs_pick_fast(&cs)))
 		return pcpu__cache_alloc_slow(c);
 	s = pcpu_cs_ptr(&cs, c->slabs);
@@ -225,6 +227,8 @@ PCPU__INLINE int pcpu_cache_free(struct pcpu_cache *c, void *obj)
 	*(intptr_t *)obj = c->cookie;
 	PCPU__HB_RELEASE(obj);
 	/* One attempt inline, as in pcpu_cache_alloc(). */
+	cs.flags = PCPU__CS_NOSIG;
+	cs.tries = 0;
 	if (PCPU__UNLIKELY(!pcpu__cs_pick_fast(&cs)))
 		return pcpu__cache_free_slow(c, obj);
 	s = pcpu_cs_ptr(&cs, c->slabs);

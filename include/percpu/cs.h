@@ -89,6 +89,7 @@
 #include "region.h"
 #include "alloc.h"
 #include "arch/arch.h"
+#include "lock.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -117,9 +118,17 @@ struct pcpu_cs {
 	int32_t cmp;		/* the field compared (cpu_id, mm_cid) */
 	uint8_t mode;		/* PCPU__CS_* */
 	uint8_t shift;		/* log2(stride), for pcpu_cs_ptr() */
-	uint8_t aborted;	/* the last attempt aborted */
+	uint8_t flags;		/* PCPU__CS_ABORTED, PCPU__CS_NOSIG */
 	uint8_t tries;		/* consecutive aborts (<= PCPU_CS_MAX_ABORTS) */
 };
+
+#define PCPU__CS_ABORTED	1	/* the last attempt aborted */
+#define PCPU__CS_NOSIG		2	/* never from a signal handler */
+/* The lock a locked section takes: the copy, and whether it is a nosig
+ * section (its own lock word, signals left alone). */
+#define PCPU__CS_NOSIG_BIT	(1u << 31)
+#define PCPU__CS_LOCK_ARG(cs)						\
+	((cs)->cpu | ((cs)->flags & PCPU__CS_NOSIG ? PCPU__CS_NOSIG_BIT : 0))
 
 #define PCPU__CS_RSEQ		0	/* rseq, compares cpu_id */
 #define PCPU__CS_LOCKED		1	/* locked backend: any copy */
@@ -129,8 +138,8 @@ struct pcpu_cs {
 
 /* Slow paths, out of line (not API); cpu is the copy whose lock a locked
  * section takes. */
-struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries);
-struct pcpu_cs pcpu__cs_after_abort(uint8_t tries);
+struct pcpu_cs pcpu__cs_pick_slow(uint8_t tries, uint8_t flags);
+struct pcpu_cs pcpu__cs_after_abort(uint8_t tries, uint8_t flags);
 int pcpu__cs_locked_cmpeqv_storev(uint32_t cpu, intptr_t *v,
 				  intptr_t expect, intptr_t newv);
 int pcpu__cs_locked_cmpeqv_trystorev_storev(uint32_t cpu,
@@ -179,7 +188,7 @@ PCPU__INLINE int pcpu__cs_pick_fast(struct pcpu_cs *cs)
 PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
 {
 	if (!pcpu__cs_pick_fast(cs))
-		*cs = pcpu__cs_pick_slow(cs->tries);
+		*cs = pcpu__cs_pick_slow(cs->tries, cs->flags);
 }
 
 /* Copy cs->cpu of handle p: the instance this attempt works on. */
@@ -196,7 +205,23 @@ PCPU__INLINE void pcpu__cs_pick(struct pcpu_cs *cs)
 PCPU__INLINE void pcpu_cs_begin(struct pcpu_cs *cs)
 {
 	cs->tries = 0;
-	cs->aborted = 0;
+	cs->flags = 0;
+	pcpu__cs_pick(cs);
+}
+
+/*
+ * pcpu_cs_begin_nosig - the same, for an operation that never runs in a
+ * signal handler (one that is not async-signal-safe anyway, such as an
+ * object cache's allocation, which may take a mutex).  Only the locked
+ * implementation differs: its sections then take a lock of their own
+ * class and leave signals unblocked (measured here: a section of the
+ * atomic backend, 550 ns with the two sigprocmask calls, 40 without).
+ * Sequences of both kinds may work on the same data.
+ */
+PCPU__INLINE void pcpu_cs_begin_nosig(struct pcpu_cs *cs)
+{
+	cs->tries = 0;
+	cs->flags = PCPU__CS_NOSIG;
 	pcpu__cs_pick(cs);
 }
 
@@ -207,8 +232,8 @@ PCPU__INLINE void pcpu_cs_begin(struct pcpu_cs *cs)
  */
 PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
 {
-	if (PCPU__UNLIKELY(cs->aborted))
-		*cs = pcpu__cs_after_abort(cs->tries);
+	if (PCPU__UNLIKELY(cs->flags & PCPU__CS_ABORTED))
+		*cs = pcpu__cs_after_abort(cs->tries, cs->flags);
 	else
 		pcpu__cs_pick(cs);
 }
@@ -217,16 +242,32 @@ PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
 #define PCPU__CS_AT(cs)		(long)(cs)->rs, (long)(cs)->cmp, (cs)->cpu
 
 #ifdef PCPU_ARCH_HAVE_RSEQ
+/*
+ * ThreadSanitizer cannot see that restartable sequences on one copy are
+ * serialized by its CPU: each tells it so, acquiring and releasing a sync
+ * object of its own per copy index (the locked implementation's lock does
+ * the same for real).  Nothing under other builds.
+ */
+#ifdef PCPU__TSAN
+extern char pcpu__cs_tsan_keys[];
+#define PCPU__CS_TSAN_KEY(cs)	(&pcpu__cs_tsan_keys[(cs)->cpu])
+#else
+#define PCPU__CS_TSAN_KEY(cs)	((void *)0)
+#endif
+
 #define PCPU__CS_RUN(cs, locked_call, rseq_call)			\
 	do {								\
 		int r_;							\
 									\
 		if (PCPU__UNLIKELY(PCPU__CS_IS_LOCKED((cs)->mode)))	\
 			return locked_call;				\
+		PCPU__HB_ACQUIRE(PCPU__CS_TSAN_KEY(cs));		\
 		r_ = rseq_call;						\
 		if (PCPU__UNLIKELY(r_ < 0)) {				\
 			(cs)->tries++;					\
-			(cs)->aborted = 1;				\
+			(cs)->flags |= PCPU__CS_ABORTED;		\
+		} else {						\
+			PCPU__HB_RELEASE(PCPU__CS_TSAN_KEY(cs));	\
 		}							\
 		return r_;						\
 	} while (0)
@@ -245,7 +286,7 @@ PCPU__INLINE void pcpu_cs_next(struct pcpu_cs *cs)
 PCPU__INLINE int pcpu_cs_cmpeqv_storev(struct pcpu_cs *cs, intptr_t *v,
 				       intptr_t expect, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_storev(cs->cpu, v, expect, newv),
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_storev(PCPU__CS_LOCK_ARG(cs), v, expect, newv),
 		     pcpu_rseq_cs_cmpeqv_storev(v, expect, newv, PCPU__CS_AT(cs)));
 }
 
@@ -264,7 +305,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
 		intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(PCPU__CS_LOCK_ARG(cs), v,
 			expect, v2, newv2, newv, 0),
 		     pcpu_rseq_cs_cmpeqv_trystorev_storev(v, expect, v2, newv2,
 							  newv, PCPU__CS_AT(cs)));
@@ -274,7 +315,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev_release(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, intptr_t *v2, intptr_t newv2,
 		intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_storev(PCPU__CS_LOCK_ARG(cs), v,
 			expect, v2, newv2, newv, 1),
 		     pcpu_rseq_cs_cmpeqv_trystorev_storev_release(v, expect,
 			v2, newv2, newv, PCPU__CS_AT(cs)));
@@ -296,7 +337,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_storev_release(struct pcpu_cs *cs,
 PCPU__INLINE int pcpu_cs_cmpnev_storeoffp_load(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expectnot, long off, intptr_t *load)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpnev_storeoffp_load(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpnev_storeoffp_load(PCPU__CS_LOCK_ARG(cs), v,
 			expectnot, off, load),
 		     pcpu_rseq_cs_cmpnev_storeoffp_load(v, expectnot, off, load,
 							PCPU__CS_AT(cs)));
@@ -315,7 +356,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_load_storev(struct pcpu_cs *cs, intptr_t *v,
 		intptr_t expect, const intptr_t *src, intptr_t *load,
 		intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_load_storev(cs->cpu, v, expect,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_load_storev(PCPU__CS_LOCK_ARG(cs), v, expect,
 			src, load, newv),
 		     pcpu_rseq_cs_cmpeqv_load_storev(v, expect, src, load,
 						     newv, PCPU__CS_AT(cs)));
@@ -339,7 +380,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, void *dst, const void *src,
 		size_t len, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(PCPU__CS_LOCK_ARG(cs), v,
 			expect, dst, src, len, newv, 0),
 		     pcpu_rseq_cs_cmpeqv_trymemcpy_storev(v, expect, dst, src,
 							  len, newv, PCPU__CS_AT(cs)));
@@ -349,7 +390,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev_release(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, void *dst, const void *src,
 		size_t len, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy_storev(PCPU__CS_LOCK_ARG(cs), v,
 			expect, dst, src, len, newv, 1),
 		     pcpu_rseq_cs_cmpeqv_trymemcpy_storev_release(v, expect, dst,
 			src, len, newv, PCPU__CS_AT(cs)));
@@ -362,7 +403,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy_storev_release(struct pcpu_cs *cs,
  */
 PCPU__INLINE int pcpu_cs_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_addv(cs->cpu, v, inc),
+	PCPU__CS_RUN(cs, pcpu__cs_locked_addv(PCPU__CS_LOCK_ARG(cs), v, inc),
 		     pcpu_rseq_cs_addv(v, inc, PCPU__CS_AT(cs)));
 }
 
@@ -375,7 +416,7 @@ PCPU__INLINE int pcpu_cs_addv(struct pcpu_cs *cs, intptr_t *v, intptr_t inc)
 PCPU__INLINE int pcpu_cs_offset_deref_addv(struct pcpu_cs *cs, intptr_t *ptr,
 					   long off, intptr_t inc)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_offset_deref_addv(cs->cpu, ptr, off, inc),
+	PCPU__CS_RUN(cs, pcpu__cs_locked_offset_deref_addv(PCPU__CS_LOCK_ARG(cs), ptr, off, inc),
 		     pcpu_rseq_cs_offset_deref_addv(ptr, off, inc, PCPU__CS_AT(cs)));
 }
 
@@ -433,7 +474,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_trymemcpy_storev(struct pcpu_cs *cs,
 		void *dst, const void *src, size_t len, intptr_t newv)
 {
 	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(
-			cs->cpu, v, expect, v2, newv2, dst, src, len, newv, 0),
+			PCPU__CS_LOCK_ARG(cs), v, expect, v2, newv2, dst, src, len, newv, 0),
 		     pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev(v, expect,
 			v2, newv2, dst, src, len, newv, PCPU__CS_AT(cs)));
 }
@@ -444,7 +485,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trystorev_trymemcpy_storev_release(
 		intptr_t newv)
 {
 	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trystorev_trymemcpy_storev(
-			cs->cpu, v, expect, v2, newv2, dst, src, len, newv, 1),
+			PCPU__CS_LOCK_ARG(cs), v, expect, v2, newv2, dst, src, len, newv, 1),
 		     pcpu_rseq_cs_cmpeqv_trystorev_trymemcpy_storev_release(v,
 			expect, v2, newv2, dst, src, len, newv,
 			PCPU__CS_AT(cs)));
@@ -470,7 +511,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy2_storev(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, void *dst, const void *src1,
 		size_t len1, const void *src2, size_t len2, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy2_storev(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy2_storev(PCPU__CS_LOCK_ARG(cs), v,
 			expect, dst, src1, len1, src2, len2, newv, 0),
 		     pcpu_rseq_cs_cmpeqv_trymemcpy2_storev(v, expect, dst, src1,
 			len1, src2, len2, newv, PCPU__CS_AT(cs)));
@@ -480,7 +521,7 @@ PCPU__INLINE int pcpu_cs_cmpeqv_trymemcpy2_storev_release(struct pcpu_cs *cs,
 		intptr_t *v, intptr_t expect, void *dst, const void *src1,
 		size_t len1, const void *src2, size_t len2, intptr_t newv)
 {
-	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy2_storev(cs->cpu, v,
+	PCPU__CS_RUN(cs, pcpu__cs_locked_cmpeqv_trymemcpy2_storev(PCPU__CS_LOCK_ARG(cs), v,
 			expect, dst, src1, len1, src2, len2, newv, 1),
 		     pcpu_rseq_cs_cmpeqv_trymemcpy2_storev_release(v, expect,
 			dst, src1, len1, src2, len2, newv, PCPU__CS_AT(cs)));
