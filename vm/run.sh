@@ -24,7 +24,8 @@
 #   --smp N --mem M   guest size (default 4, 512M)
 # Environment: VM_ACCEL=tcg|kvm forces the accelerator; VM_TEST_TIMEOUT
 # bounds each test inside the guest (default 300 s); VM_BENCH_ARGS is
-# passed to every --bench binary.
+# passed to every --bench binary; VM_QEMU_ARGS is added to the QEMU
+# command line (vm-bench uses it for -icount).
 set -u
 
 kernel= cpio_tool= variant=fsgsbase append= abi= lib= bench= log= genv=
@@ -186,13 +187,15 @@ if [ "$accel" = kvm ]; then
 else
 	cpu=max
 fi
-say "$V: accel=$accel cpu=$cpu smp=$smp mem=$mem append='$append'"
+say "$V: accel=$accel cpu=$cpu smp=$smp mem=$mem append='$append'${VM_QEMU_ARGS:+ qemu: $VM_QEMU_ARGS}"
 
 # ---- boot --------------------------------------------------------------
 t0=$(date +%s.%N)
 # --foreground keeps QEMU in our process group: killing run.sh's group
 # (Ctrl-C, make being stopped) stops the VM too.
+# shellcheck disable=SC2086 # VM_QEMU_ARGS is a list of words
 timeout --foreground "$timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
+	${VM_QEMU_ARGS:-} \
 	-smp "$smp" -m "$mem" -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$work/initramfs.cpio" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=5 $append" \

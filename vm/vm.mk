@@ -10,7 +10,8 @@
 #              run the ABI tests, the kernel selftest from the series and
 #              $(VM_LIB_TESTS) once per backend in $(VM_BACKENDS)
 #   vm-bench   also build the unpatched kernel and compare context-switch
-#              cost (pipe ping-pong) on both; TCG timings are rough
+#              cost (pipe ping-pong) on both, under QEMU -icount (guest
+#              instructions, see VM_BENCH_QEMU_ARGS)
 #   vm-kernel  only build the patched kernel (prints its path)
 #   vm-abi     only build the ABI test binaries
 #   vm-clean   remove $(VM_OUT) (the kernel cache is kept)
@@ -47,6 +48,11 @@ VM_GUEST_ENV ?=
 VM_CC ?= gcc
 VM_CFLAGS ?= -O2 -g -Wall -Wextra -static -pthread
 VM_BENCH_ROUNDS ?= 5000
+# vm-bench runs QEMU with -icount shift=0: the guest clock advances 1 ns per
+# guest instruction, so a round trip's "ns" count its instructions and the
+# comparison does not depend on the host's load (TCG wall time varies by
+# 15-30% on a shared machine). VM_BENCH_QEMU_ARGS= measures wall time.
+VM_BENCH_QEMU_ARGS ?= -icount shift=0,sleep=off
 
 VM_ABI_SRCS := $(filter-out tests/abi/abi_compat32.c tests/abi/bench_%.c,\
 		$(wildcard tests/abi/*.c))
@@ -111,6 +117,7 @@ vm-check: $(VM_ABI_BINS) $(VM_LIB_TESTS)
 vm-bench: $(VM_BENCH_BINS)
 	@kp=$$(vm/build-kernel.sh) && ku=$$(vm/build-kernel.sh --unpatched) || exit 1; \
 	mkdir -p $(VM_OUT); \
+	export VM_QEMU_ARGS='$(VM_BENCH_QEMU_ARGS)'; \
 	VM_BENCH_ARGS=$(VM_BENCH_ROUNDS) $(VM_RUN) --kernel "$$kp" --variant patched \
 		--bench "$(VM_BENCH_BINS)" | tee $(VM_OUT)/bench-patched.txt; \
 	VM_BENCH_ARGS=$(VM_BENCH_ROUNDS) $(VM_RUN) --kernel "$$ku" --variant unpatched \
