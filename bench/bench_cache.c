@@ -56,12 +56,14 @@ struct spsc {
 
 static struct spsc queues[MAXT / 2];
 
-static void *pcpu_get(void)
+/* Inlined, as an application's calls to the cache are (its fast paths
+ * are inline functions of cache.h); malloc's are calls in any case. */
+static inline __attribute__((always_inline)) void *pcpu_get(void)
 {
 	return pcpu_cache_alloc(cache);
 }
 
-static void pcpu_put(void *o)
+static inline __attribute__((always_inline)) void pcpu_put(void *o)
 {
 	pcpu_cache_free(cache, o);
 }
