@@ -7,7 +7,8 @@
  * followed by the whole mapping; then the same images damaged the ways
  * a hostile writer would (a header's length, stamp or commit flag, a
  * reservation left pending among committed records, a buffer of nothing
- * but padding, an odd or out-of-range tail, an out-of-range head); and
+ * but padding, an odd or out-of-range tail, an out-of-range write
+ * position, page words that claim a newer lap); and
  * synth-mode inputs (mode byte 1) with bogus commits.
  *
  *   mkcorpus DIR
@@ -117,6 +118,7 @@ static void damaged(void)
 	/* Buffer 0: padding records on every page but the last. */
 	r = pcpu_ring_create(&p);
 	sh = pcpu_ring_mem(r);
+	ctl0(r)->wpos = 4096;
 	for (uint64_t pos = 0; pos < 4096; pos += 64) {
 		h = (uint64_t *)((char *)sh + sh->data_off + pos);
 		h[1] = 0;
@@ -181,14 +183,35 @@ int main(int argc, char **argv)
 	pcpu_ring_reserve(r, 33);	/* never committed */
 	fill(r, 5, 3);
 	dump("discard-wrapped-uncommitted", r);
+	/* The writers go round it: its page is stepped over. */
+	pcpu_ring_reader_open(&rd, pcpu_ring_mem(r), pcpu_ring_mem_size(r));
+	for (int i = 0; i < 200; i++)
+		pcpu_ring_read(&rd, 0, &e, buf, sizeof(buf));
+	pcpu_ring_reader_close(&rd);
+	ctl0(r)->tail = ctl0(r)->wpos & ~(uint64_t)7;
+	fill(r, 300, 11);
+	dump("discard-stepped-over", r);
 	pcpu_ring_destroy(r);
 
 	p.flags = PCPU_RING_OVERWRITE;
 	r = pcpu_ring_create(&p);
 	fill(r, 1000, 17);
 	dump("overwrite-lapped", r);
-	ctl0(r)->head = UINT64_MAX - 7;
-	dump("overwrite-head-out-of-range", r);
+	ctl0(r)->wpos = UINT64_MAX - 7;
+	dump("overwrite-wpos-out-of-range", r);
+	pcpu_ring_destroy(r);
+
+	/* Page words: every page of buffer 0 claims a lap ahead. */
+	r = pcpu_ring_create(&p);
+	fill(r, 100, 17);
+	{
+		struct pcpu_ring_shared *sh = pcpu_ring_mem(r);
+		uint64_t *pw = (uint64_t *)((char *)sh + sh->page_off);
+
+		for (uint64_t k = 0; k < sh->buf_size / sh->page_size; k++)
+			pw[k] += 1;
+	}
+	dump("overwrite-pages-ahead", r);
 	pcpu_ring_destroy(r);
 
 	damaged();

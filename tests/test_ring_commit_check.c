@@ -7,11 +7,14 @@
  * commit count, so that 1875 of the next 2000 writes were dropped), the
  * header's own address, a pointer into an unused part of a buffer, a
  * record of another ring, a record already committed, the same record
- * committed by two threads at once (exactly one of them succeeds), and a
- * reservation whose space a later lap has taken (its header now in the
- * middle of a newer record).  Then: the payload reads back intact, and in
- * overwrite mode the next 2000 writes all go in and read back with
- * written == consumed + overwritten.
+ * committed by two threads at once (exactly one of them succeeds).  Then:
+ * the payload reads back intact, and in overwrite mode the next 2000
+ * writes all go in and read back with written == consumed + overwritten.
+ * And a reservation left pending while the writers go round the buffer
+ * keeps its space: before, a later lap wrote over it (its header ended
+ * up in the middle of a newer record, its commit was refused, and its
+ * payload stores would have landed in that record); now its page is
+ * stepped over, header and payload stay, and its late commit succeeds.
  */
 #include "harness.h"
 
@@ -197,42 +200,52 @@ static void double_commit_race(unsigned int flags, const char *mode)
 }
 
 /*
- * A reservation lapped while pending: its writer slept while the consumer
- * moved on (as the bench's consumer does, or one that skipped it), and a
- * later lap wrote a record whose timestamp word (0: no clock) sits where
- * its header was.
+ * A reservation pending while the writers go round: its writer sleeps,
+ * the consumer moved past it (as the bench's consumer does, or one that
+ * skipped it after PCPU_RING_STUCK_NS), and the writers write laps of
+ * 16-byte records.  Its page must be stepped over every lap.
  */
-static void lapped(void)
+static void kept(unsigned int flags, const char *mode)
 {
-	struct pcpu_ring *r = mk(4096, 4096, PCPU_RING_NO_CLOCK);
+	struct pcpu_ring *r = mk(1 << 14, 4096, PCPU_RING_NO_CLOCK | flags);
 	struct pcpu_ring_shared *sh = pcpu_ring_mem(r);
 	struct pcpu_ring_ctl *ctl = (struct pcpu_ring_ctl *)
 				    ((char *)sh + sh->ctl_off);
 	unsigned int buf = pin(0);
 	uint64_t v = 0, *a, word;
 	char big[24] = { 0 };
+	long ok = 0, dropped = 0, want;
 
-	/* A record at [0, 40), then a at [40, 64). */
+	/* A record at [0, 40), then a at [40, 64), in page 0. */
 	CHECK(pcpu_ring_write(r, big, sizeof(big)) == 0, "write");
 	a = pcpu_ring_reserve(r, 8);
 	CHECK(a != NULL, "reserve");
 	if (!a)
 		return;
 	*a = 42;
-	/* The consumer moves past it without waiting (as the bench's
-	 * consumer does), and the writer laps: 16-byte records up to the
-	 * position 4096 + 64, one with its timestamp word where a's header
-	 * was. */
-	__atomic_store_n(&ctl[buf].tail, 64, __ATOMIC_RELEASE);
-	for (int i = 0; i < 256; i++)
-		CHECK(pcpu_ring_write(r, &v, 0) == 0, "write %d: %s", i,
-		      strerror(errno));
 	word = a[-2];
-	refused(r, a, "a lapped reservation");
-	printf("lapped: header word now %#llx, %s after the refused commit\n",
-	       (unsigned long long)word,
-	       a[-2] == word ? "unchanged" : "CHANGED");
-	CHECK(a[-2] == word, "a refused commit wrote");
+	/* Discard mode: the consumer is past page 0, so the writers have
+	 * the rest of the buffer and page 0's next lap (stepped over). */
+	if (!(flags & PCPU_RING_OVERWRITE))
+		__atomic_store_n(&ctl[buf].tail, 4096, __ATOMIC_RELEASE);
+	for (int i = 0; i < 4000; i++)
+		pcpu_ring_write(r, &v, 0) == 0 ? ok++ : dropped++;
+	/* Discard: the rest of page 0 and pages 1-3 hold 16-byte records;
+	 * then no room.  Overwrite: all of them go in. */
+	want = flags & PCPU_RING_OVERWRITE ? 4000 : (4096 - 64) / 16 + 3 * 256;
+	printf("%s: 4000 writes around a pending reservation: %ld accepted "
+	       "(expected %ld), %ld dropped; its header %s, payload %llu "
+	       "(expected 42)\n", mode, ok, want, dropped,
+	       a[-2] == word ? "unchanged" : "CHANGED",
+	       (unsigned long long)*a);
+	CHECK(ok == want, "%s: %ld writes accepted, expected %ld", mode, ok,
+	      want);
+	CHECK(a[-2] == word && *a == 42, "%s: the pending reservation was "
+	      "written over", mode);
+	CHECK(pcpu_ring_commit(r, a) == 0, "%s: late commit: %s", mode,
+	      strerror(errno));
+	CHECK(a[-2] == (word | PCPU_RING_COMMITTED), "%s: the commit did not "
+	      "set the flag", mode);
 	pcpu_ring_destroy(r);
 }
 
@@ -258,6 +271,7 @@ int main(void)
 	} else {
 		printf("one CPU: no commit race\n");
 	}
-	lapped();
+	kept(0, "discard");
+	kept(PCPU_RING_OVERWRITE, "overwrite");
 	return t_done();
 }

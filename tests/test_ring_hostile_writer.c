@@ -3,13 +3,13 @@
  * A hostile writer can keep one consumer call busy for a bounded number
  * of steps only, and cannot make it misread where it starts:
  *
- *  - moving head: a writer that moves the overwrite head past the record
- *    the reader is copying, during every copy (a SIGSEGV handler on a
- *    protected page of the reader's own mapping plays that writer, so it
- *    happens every time, not by luck of scheduling).  pcpu_ring_read()
- *    gives up after a few copies and returns 0; before, it retried for as
- *    long as the writer went on (here 10000 times, then the writer
- *    stopped);
+ *  - moving page words: a writer that marks the page the reader is
+ *    copying from as overwritten by a newer lap, during every copy, and
+ *    offers the next page (a SIGSEGV handler on a protected page of the
+ *    reader's own mapping plays that writer, so it happens every time,
+ *    not by luck of scheduling).  pcpu_ring_read() gives up after a few
+ *    copies and returns 0 (it would otherwise go on for as long as the
+ *    writer does: here 10000 times, then the writer stops);
  *  - padding: a buffer of 1023 padding records before one record: each
  *    call examines a bounded number of headers, keeps its progress, and
  *    a later call returns the record (before: one call walked them all,
@@ -18,9 +18,9 @@
  *    is, every header load misaligned, and no record was ever read
  *    again) is moved to the next page start and counted, the records
  *    from there are read, and so are later ones;
- *  - positions out of range: a tail or an overwrite head beyond any
- *    position a writer can reach (before: nothing was read again) are
- *    not believed;
+ *  - positions out of range: a tail beyond any position a writer can
+ *    reach (before: nothing was read again) is not believed, nor a write
+ *    position out of range (the reader keeps the last good one);
  *  - scribbles after open: the tail, consumed, discarded and written
  *    words of the control block changed after open do not move the
  *    reader, and the stats stay sane (no negative difference, no
@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#define CAP	10000		/* head moves of the hostile handler */
+#define CAP	10000		/* lap moves of the hostile handler */
 
 static unsigned int pin(unsigned int cpu)
 {
@@ -109,7 +109,7 @@ static long read_all(struct pcpu_ring_reader *rd, unsigned int c,
 	return n;
 }
 
-/* ---- moving head ------------------------------------------------------ */
+/* ---- moving page words ----------------------------------------------- */
 
 #define MH_BUF	(1 << 16)
 #define MH_PAGE	(1 << 14)
@@ -119,9 +119,18 @@ static struct {
 	void *wmem;		/* the writer's mapping */
 	char *rmem;		/* the reader's mapping (protected pages) */
 	size_t size;
-	uint64_t head;
+	uint64_t cur;		/* position of the record offered now */
 	long moves, faults;
 } mh;
+
+static uint64_t *page_word(void *mem, unsigned int c, uint64_t pos)
+{
+	struct pcpu_ring_shared *sh = shared(mem);
+	uint64_t npages = sh->buf_size / sh->page_size;
+
+	return (uint64_t *)((char *)mem + sh->page_off) + c * npages +
+	       (pos & (sh->buf_size - 1)) / sh->page_size;
+}
 
 /* Second 4 KiB of the ring page holding pos, in the reader's mapping. */
 static char *mh_guard(uint64_t pos)
@@ -130,13 +139,16 @@ static char *mh_guard(uint64_t pos)
 	       4096;
 }
 
-/* The writer's next record and its guard, where the reader jumps to. */
-static void mh_next(void)
+/* The writer's record at mh.cur: its page says its lap, wpos covers it,
+ * and its second 4 KiB faults in the reader's mapping. */
+static void mh_offer(void)
 {
-	uint64_t target = mh.head - MH_BUF;
-
-	forge(mh.wmem, 0, target, PCPU_RING_COMMITTED | MH_LEN);
-	mprotect(mh_guard(target), 4096, PROT_NONE);
+	forge(mh.wmem, 0, mh.cur, PCPU_RING_COMMITTED | MH_LEN);
+	__atomic_store_n(page_word(mh.wmem, 0, mh.cur), mh.cur / MH_BUF + 1,
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&ctl_of(mh.wmem, 0)->wpos, mh.cur + MH_PAGE,
+			 __ATOMIC_RELEASE);
+	mprotect(mh_guard(mh.cur), 4096, PROT_NONE);
 }
 
 static void mh_fault(int sig, siginfo_t *si, void *uc)
@@ -153,14 +165,16 @@ static void mh_fault(int sig, siginfo_t *si, void *uc)
 		 PROT_READ | PROT_WRITE);
 	if (mh.moves >= CAP)
 		return;
-	/* While the reader copies: a lap's worth and a page further. */
-	mh.head += MH_PAGE;
-	__atomic_store_n(&ctl_of(mh.wmem, 0)->head, mh.head, __ATOMIC_RELEASE);
-	mh_next();
+	/* While the reader copies: its page now holds a newer lap, and the
+	 * next page has a record. */
+	__atomic_store_n(page_word(mh.wmem, 0, mh.cur), mh.cur / MH_BUF + 2,
+			 __ATOMIC_RELEASE);
+	mh.cur += MH_PAGE;
+	mh_offer();
 	mh.moves++;
 }
 
-static void moving_head(void)
+static void moving_lap(void)
 {
 	struct pcpu_ring *r = mk(MH_BUF, MH_PAGE, PCPU_RING_OVERWRITE);
 	static char out[MH_LEN];
@@ -170,7 +184,7 @@ static void moving_head(void)
 	int ret;
 
 	if (pcpu_ring_fd(r) < 0) {
-		printf("moving head: no memfd here, skipped\n");
+		printf("moving page words: no memfd here, skipped\n");
 		pcpu_ring_destroy(r);
 		return;
 	}
@@ -186,15 +200,13 @@ static void moving_head(void)
 	sa.sa_sigaction = mh_fault;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSEGV, &sa, &old);
-	/* The reader at 0 is overrun: it jumps to head - MH_BUF. */
-	mh.head = MH_BUF + MH_PAGE;
-	__atomic_store_n(&ctl_of(mh.wmem, 0)->head, mh.head, __ATOMIC_RELEASE);
-	mh_next();
+	mh.cur = 0;
+	mh_offer();
 	ret = pcpu_ring_read(&rd, 0, &e, out, sizeof(out));
 	sigaction(SIGSEGV, &old, NULL);
-	printf("moving head: one pcpu_ring_read(), expected to give up within "
-	       "64 copies: copied %ld times while the writer moved the head "
-	       "%ld times, returned %d\n", mh.faults, mh.moves, ret);
+	printf("moving page words: one pcpu_ring_read(), expected to give up "
+	       "within 64 copies: copied %ld times while the writer moved "
+	       "the lap %ld times, returned %d\n", mh.faults, mh.moves, ret);
 	CHECK(mh.moves < CAP && mh.faults <= 64,
 	      "the call must give up after a bounded number of copies "
 	      "(%ld copies)", mh.faults);
@@ -221,6 +233,8 @@ static void padding(void)
 		      PCPU_RING_PAD | 64);
 	*(uint64_t *)(hdr_of(m, c, (uint64_t)(pages - 1) * 64) + 2) = 77;
 	forge(m, c, (uint64_t)(pages - 1) * 64, PCPU_RING_COMMITTED | 8);
+	/* The forger's write position: all of it written. */
+	ctl_of(m, c)->wpos = (uint64_t)pages * 64;
 	CHECK(pcpu_ring_reader_open(&rd, m, pcpu_ring_mem_size(r)) == 0,
 	      "open");
 	while (calls < 10 * pages && (ret = pcpu_ring_read(&rd, c, &e, &v,
@@ -271,24 +285,36 @@ static void bad_tail(const char *what, uint64_t tail, long want_first_page)
 	pcpu_ring_destroy(r);
 }
 
-static void bad_head(void)
+/* A write position out of range, or gone backwards, is not believed:
+ * the reader keeps the last good one. */
+static void bad_wpos(void)
 {
-	struct pcpu_ring *r = mk(1 << 14, 1024, PCPU_RING_OVERWRITE);
+	struct pcpu_ring *r = mk(1 << 14, 1024, 0);
 	void *m = pcpu_ring_mem(r);
 	struct pcpu_ring_reader rd;
+	struct pcpu_ring_entry e;
 	unsigned int c = pin(0);
-	long n, later;
+	uint64_t good, v;
+	long first = 0, rest, after, later;
 
 	write_n(r, 0, 100);
-	ctl_of(m, c)->head = UINT64_MAX - 7;
+	good = ctl_of(m, c)->wpos;
 	CHECK(pcpu_ring_reader_open(&rd, m, pcpu_ring_mem_size(r)) == 0,
 	      "open");
-	n = read_all(&rd, c, NULL);
+	while (first < 50 && pcpu_ring_read(&rd, c, &e, &v, sizeof(v)) == 1)
+		first++;
+	ctl_of(m, c)->wpos = UINT64_MAX - 7;
+	rest = read_all(&rd, c, NULL);
+	ctl_of(m, c)->wpos = 8;		/* backwards */
+	after = read_all(&rd, c, NULL);
+	ctl_of(m, c)->wpos = good;
 	write_n(r, 100, 100);
 	later = read_all(&rd, c, NULL);
-	printf("head %#llx: expected 100 then 100 more, read %ld, then %ld\n",
-	       (unsigned long long)(UINT64_MAX - 7), n, later);
-	CHECK(n == 100 && later == 100, "a head beyond any position");
+	printf("wpos %#llx, then 8: expected 50 + 50 read, then 0, then 100 "
+	       "more: read %ld + %ld, then %ld, then %ld\n",
+	       (unsigned long long)(UINT64_MAX - 7), first, rest, after, later);
+	CHECK(first == 50 && rest == 50 && after == 0 && later == 100,
+	      "a write position out of range");
 	pcpu_ring_reader_close(&rd);
 	pcpu_ring_destroy(r);
 }
@@ -360,11 +386,11 @@ int main(void)
 {
 	t_init(NULL);
 	pin(0);
-	moving_head();
+	moving_lap();
 	padding();
 	bad_tail("odd tail", 3, 1);
 	bad_tail("tail", (UINT64_C(1) << 63) + 64, 0);
-	bad_head();
+	bad_wpos();
 	scribbles();
 	if (t_ncpus() > 1)
 		ties();

@@ -4,76 +4,124 @@
  *
  * The tracing case (the kernel's ring_buffer.c and LTTng's lib ring
  * buffer are the models): many threads write records, one consumer reads
- * them, possibly from another process.
+ * them, possibly from another process, possibly asleep until they come.
  *
- * Layout.  One buffer of buf_size bytes per CPU copy (pcpu_nr_copies(),
+ * Layout.  One buffer of buf_size bytes per copy index (pcpu_nr_copies(),
  * the spare copy included), cut into pages of page_size bytes; a record
- * never crosses a page.  Every buffer, its control block and the page
- * commit counters live in one memfd mapping (pcpu_ring_fd()), its size
- * sealed, so another process can map it and read.  A record is a 16-byte
- * header and the payload, padded to 8 bytes:
+ * never crosses a page.  The buffers, one control block per buffer, one
+ * word per page and a wake-up block live in one memfd mapping
+ * (pcpu_ring_fd()), its size sealed, so that another process can map it
+ * and read.  A record is a 16-byte header and the payload, padded to 8
+ * bytes:
  *
  *	word0:  stamp46 << 18 | COMMITTED | PAD | len   (len < 2^16)
  *	word1:  the record's 64-bit timestamp (TSC on x86)
  *
  * where stamp46 is the top 46 bits of ((position >> 3) ^ salt) * K (K odd),
- * position is the record's absolute byte offset in its CPU's stream and
- * salt a random number chosen at creation.  The consumer accepts the
- * header at position p only if it carries stamp46(p) and COMMITTED, so
- * stale bytes of an earlier lap are not taken for a record: a stale word
- * passes with probability 2^-47, and the hash keeps structured payloads
- * (counters, arithmetic patterns) from lining up with the stamps of
- * neighbouring positions, as a plain position would let them.
+ * position is the record's absolute byte offset in its buffer's stream
+ * and salt a random number chosen at creation.  The consumer accepts the
+ * header at position p only if it carries stamp46(p), so stale bytes of
+ * an earlier lap are not taken for a record: a stale word passes with
+ * probability 2^-46, and the hash keeps structured payloads (counters,
+ * arithmetic patterns) from lining up with the stamps of neighbouring
+ * positions.  A padding record (PAD, len = the rest of the page) ends a
+ * page that the next record does not fit.
  *
- * Writers.  The reservation word of each copy is a per-CPU handle holding
- * (copy << pos_bits) | position: the copy's own index sits in the value,
- * so whichever copy this_cpu_cmpxchg() lands on, its return value says
- * which buffer the space belongs to, and a value read on one CPU never
- * matches another copy's word after a migration.  Reserve is
+ * The write position.  Each buffer's control block holds wpos, the
+ * position below which every record has been written (a reservation's
+ * header included), in the shared mapping: the consumer reads up to wpos
+ * and never looks beyond it.  Only critical sections of cs.h (restartable
+ * sequences of that buffer's CPU, or the locked implementation) change
+ * it, so buffer = the copy index the sequence runs on (cs.cpu), and the
+ * commit of each sequence is the store of wpos:
  *
- *	old = this_cpu_read(resv)
- *	loop: compute [begin, end) (skip to the next page if it does not
- *	      fit; the gap becomes a padding record), check space, read the
- *	      clock, seen = this_cpu_cmpxchg(resv, old, end); retry on seen
+ *	pcpu_ring_write(), one sequence:
+ *	    if (wpos != W) fail;
+ *	    copy the header (COMMITTED) and the payload to W;
+ *	    wpos = W + size;				(commit)
+ *	pcpu_ring_reserve(), one sequence:
+ *	    if (wpos != W) fail;
+ *	    resv[page] = lap + 1;			(the page has reservations)
+ *	    copy the header (not COMMITTED) to W;
+ *	    wpos = W + size;				(commit)
+ *	pcpu_ring_commit(), any thread: compare-and-swap of the header's
+ *	    word0 from exactly "stamp, length" to "stamp, COMMITTED, length".
  *
- * lock-free, no system call, no lock prefix on the rseq and gs backends.
- * The space check reads the consumer's tail as a signed distance: a tail
- * ahead of the writer (a consumer that skipped a damaged page) means
- * free space, not a full buffer.  The space is the writer's alone: a
- * writer preempted, migrated or interrupted by a signal handler that
- * writes to the same CPU (nesting) between reserve and commit delays
- * nobody but the consumer, which waits at its record (up to
- * PCPU_RING_STUCK_NS once later records are committed, see Consumer).
- * The timestamp is read inside the retry loop, after the last read of
- * the position, so within one CPU's stream timestamps follow positions
- * (with a monotonic, synchronized TSC).
+ * An attempt that is preempted, migrated or interrupted by a signal is
+ * restarted as a whole: nothing it copied is below wpos, so nobody ever
+ * sees it, and a writer preempted inside pcpu_ring_write() holds no
+ * space.  The timestamp is read after wpos and before the sequence, whose
+ * compare fails if anything was written meanwhile: within one buffer,
+ * timestamps follow positions (with a monotonic, synchronized TSC).
  *
- * Commit is given a pointer and trusts none of it: the header before it
- * must be an uncommitted reservation carrying the stamp of the one
- * position at that offset that lies within a buffer's length below that
- * buffer's reservation word (a pending reservation is never older: the
- * consumer waits at it, and overwrite writers do not enter its page
- * again).  The commit flag is then set with a compare-and-swap from
- * exactly that header, so a double commit, concurrent or not, is
- * refused, and a pointer into a payload or into a lapped record cannot
- * mark anything or, in overwrite mode, add a bogus length to a page's
- * commit count (there the length must also fit the page).  That costs
- * about 2 ns per record here (a dependent load, a multiply and a locked
- * instruction instead of a plain store).
+ * Pages.  A page is entered once per lap, by a sequence that moves wpos
+ * from the page start W to W + 1 (the low bit: "entered, empty"; records
+ * start at W) and stores lap + 1 in the page's word (pages[]): the lap the
+ * page's bytes belong to.  Before that the entering writer makes sure no
+ * reservation of the page's previous contents is still pending: if its
+ * resv[] word says reservations were made on that lap, it walks that
+ * lap's headers (each carries its stamp) and, on a pending one, steps
+ * over the page instead: another sequence moves wpos to W + page_size and
+ * leaves pages[] as it was.  So a pending reservation's space is never
+ * reused, in either mode, whatever its writer does; a reservation never
+ * committed costs its page for good.  Its writer can commit late: commit
+ * finds the record's lap in pages[] (the page was not entered since), and
+ * its payload stores never land on newer records.  An entry or step
+ * attempt that aborts after its try-store is undone by the sequence that
+ * finally moves wpos from W, since each stores its own value (entry: the
+ * new lap, step: the value it read) before its commit: pages[] holds the
+ * value of the committed one.  A record that does not fit the rest of a
+ * page is preceded by a padding record, a sequence of its own (try-store
+ * of the padding header, commit wpos = page end).
  *
- * Modes.  Discard (default): a writer whose record does not fit between
- * the consumer's tail and the buffer's end drops it and counts it in the
- * buffer's `discarded` counter.  Overwrite (PCPU_RING_OVERWRITE, flight
- * recorder): writers run over the oldest pages; a writer may only enter a
- * page whose previous lap is fully committed (per-page commit counters),
- * so a preempted writer's record is never overwritten under it; if it is
- * not, the new record is dropped and counted in `discarded`, as LTTng
- * does.  The overwrite writer publishes its reservation end in the
- * buffer's `head` before writing (seqlock style) so the consumer detects
- * records overwritten while it copied them.  In overwrite mode each
- * commit also counts `written`, and records lost to overwriting are
- * written - consumed once the consumer has drained and writers are
- * quiescent.
+ * Modes.  Discard (default): a writer whose record does not fit below
+ * limit drops it and counts it in `discarded`.  limit is the consumer's
+ * tail + buf_size, cached in the writers' line of the control block and
+ * read again from the consumer's line only when a record would pass it:
+ * the writers look at the consumer's progress about once per page it
+ * publishes, not per record.  Overwrite (PCPU_RING_OVERWRITE, flight
+ * recorder): writers run over the oldest pages, stepping over a page that
+ * holds a pending reservation; a write fails (counted in `discarded`)
+ * only when every page of a lap had to be stepped over.  Records lost to
+ * overwriting are written - consumed, written being counted at each
+ * write and commit in the writers' line (a sequence of the buffer's CPU,
+ * or an atomic add from elsewhere).
+ *
+ * Memory order, each barrier with its pair:
+ *  - the commit of every sequence that moves wpos is a store-release
+ *    (the _release sequences), paired with the consumer's acquire load of
+ *    wpos: a position below wpos has its header and payload visible;
+ *  - pcpu_ring_commit()'s compare-and-swap is a release, paired with the
+ *    consumer's acquire load of word0 (and of the entering writer's walk:
+ *    a committed reservation's payload stores are done before the next
+ *    lap writes there);
+ *  - the consumer publishes tail with a store-release after its copies,
+ *    paired with the writers' acquire load of tail when they refresh
+ *    limit: space is reused only after the copies out of it;
+ *  - overwrite mode, seqlock per page: the entering sequence's try-store
+ *    of pages[] is ordered before its commit (release), and the records
+ *    written in that page depend on that commit's value (their address
+ *    comes from wpos), so a consumer that sees any byte of the new lap
+ *    and then, after an acquire fence, loads pages[], sees the new lap:
+ *    it copies a record, fences, and keeps the copy only if pages[] still
+ *    names the record's lap;
+ *  - sleeping: a writer loads `waiters` right after its commit with no
+ *    fence; the consumer stores it and runs
+ *    membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before it looks at the
+ *    buffers one last time and sleeps.  That barrier runs on every CPU
+ *    that runs the writers' process (registered at creation): a writer
+ *    whose load came before it has its commit visible to the consumer's
+ *    last look, one whose load came after it sees `waiters` set.  Where
+ *    the barrier is refused the consumer sleeps at most
+ *    PCPU__RING_POLL_NS at a time instead.
+ *
+ * Sleeping consumer.  pcpu_ring_wait() blocks on a futex word in the
+ * shared mapping (FUTEX_WAIT without FUTEX_PRIVATE_FLAG, so it works
+ * across processes that map the memfd) until a record can be read or a
+ * timeout passes.  A writer's only cost while nobody waits is the load of
+ * `waiters`, a word written only when a consumer goes to sleep or wakes;
+ * a writer that finds it set (and, with min_bytes, enough unread data)
+ * clears it and makes the wake-up system call, so one wake per sleep.
  *
  * Consumer.  The consumer may live in another process and must survive
  * whatever a broken or hostile writer leaves in shared memory: a call
@@ -95,27 +143,25 @@
  *  - Every word read from the mapping is treated as hostile, and read
  *    in one place (ring.c): the geometry once at open (copied, never
  *    re-read), the tail and counts the previous reader left once at open
- *    (the reader then keeps its own positions), record headers and the
- *    overwrite head at every read.  A position must be 8-aligned and
- *    below PCPU_RING_POS_LIMIT; an offset is masked into its buffer; a
- *    length must fit its page.
+ *    (the reader then keeps its own positions), wpos, the page words and
+ *    record headers at every use.  A position must be 8-aligned and below
+ *    PCPU_RING_POS_LIMIT; an offset is masked into its buffer; a length
+ *    must fit its page and end at or below wpos.
  *  - A damaged region costs the records in it, not the buffer.  A header
- *    that carries its position's stamp but is inconsistent (a length
- *    that leaves the page, a padding record that does not end the page)
- *    is skipped with the rest of its page: records never cross a page,
- *    so the next page start is a resynchronization point.  Counted in
- *    `corrupt`.
- *  - A position that stays without a committed record while a later
- *    record is committed (an abandoned reservation, or a header whose
- *    stamp or commit flag was damaged) is skipped to that later record
+ *    below wpos that does not carry its position's stamp, or is
+ *    inconsistent (a length that leaves the page or passes wpos, a
+ *    padding record that does not end the page), is skipped with the
+ *    rest of its page: records never cross a page, so the next page
+ *    start is a resynchronization point.  Counted in `corrupt`.  (A page
+ *    start without its stamp whose page word says the page was stepped
+ *    over is no damage: nothing was written there on that lap.)
+ *  - A position below wpos whose record stays uncommitted (an abandoned
+ *    reservation, or a header whose commit flag was damaged) is skipped
  *    once the reader has seen it so for PCPU_RING_STUCK_NS.  Counted in
- *    `abandoned`.  The writer of a reservation skipped that way is not
- *    told: its commit still succeeds while its space is unused, and
- *    fails (EINVAL) once a later lap took it, but in discard mode its
- *    payload stores may land on that later lap's record (the writer
- *    redesign of issue 11 removes that window).
+ *    `abandoned`.  Its writer is not told; a late commit still succeeds,
+ *    and the record is not read.
  *  - Every loop is bounded: a call examines at most PCPU__RING_STEPS
- *    headers per buffer and copies at most PCPU__RING_TRIES times; then
+ *    positions per buffer and copies at most PCPU__RING_TRIES times; then
  *    it returns 0 ("none now") with its progress kept, and the next call
  *    goes on from there.
  *  - pcpu_ring_read_next() orders buffers by the writers' timestamps,
@@ -124,10 +170,14 @@
  *    fair to the other buffers against such a writer reads each buffer
  *    with pcpu_ring_read().
  *
- * One reader per ring at a time.
+ * The consumer publishes its tail (and `consumed`) once per page it
+ * finishes, and whenever it has read all there is: a reader that closes
+ * publishes everything; one that dies may leave up to a page per buffer
+ * that the next reader returns again.  One reader per ring at a time.
  *
- * Fork: the child shares the memfd mapping but has private reservation
- * words; it must not write to the parent's ring (create its own).
+ * Fork: the child shares the memfd mapping, write positions included,
+ * but not the locks of the locked implementation nor the resv[] words:
+ * it must not write to the parent's ring (it creates its own).
  */
 #ifndef PERCPU_RING_H
 #define PERCPU_RING_H
@@ -138,6 +188,7 @@
 #include <time.h>
 
 #include "ops.h"
+#include "cs.h"
 #include "lock.h"
 
 #ifdef __cplusplus
@@ -148,7 +199,7 @@ extern "C" {
 #define PCPU_RING_NO_CLOCK	0x2u	/* timestamps are 0 (no merge order) */
 
 #define PCPU_RING_MAGIC		UINT64_C(0x31474e5255504350)	/* "PCPURNG1" */
-#define PCPU_RING_VERSION	1
+#define PCPU_RING_VERSION	2
 #define PCPU_RING_HDR_SIZE	16
 #define PCPU_RING_COMMITTED	(UINT64_C(1) << 17)
 #define PCPU_RING_PAD		(UINT64_C(1) << 16)
@@ -158,15 +209,31 @@ extern "C" {
 #define PCPU_RING_MAX_PAGE	65536
 #define PCPU_RING_MAX_BUF	(UINT64_C(1) << 34)
 #define PCPU_RING_MAX_BUFS	65536
-/* Positions (byte offsets in a CPU's stream) stay below this: the
- * reservation word keeps at least one bit for the copy index. */
+/* Positions (byte offsets in a buffer's stream) stay below this, so
+ * that the difference of two is a signed 64-bit number. */
 #define PCPU_RING_POS_LIMIT	(UINT64_C(1) << 63)
-/* A consumer skips a position that stays uncommitted this long while a
- * later record is committed (see Consumer above). */
+/* A consumer skips a position that stays uncommitted this long (see
+ * Consumer above). */
 #define PCPU_RING_STUCK_NS	UINT64_C(1000000000)
 /* Work bounds of one consumer call (see Consumer above). */
 #define PCPU__RING_STEPS	64
 #define PCPU__RING_TRIES	8
+/* A sleeping consumer whose wake-up barrier is refused looks again
+ * after this long at the latest. */
+#define PCPU__RING_POLL_NS	UINT64_C(1000000)
+
+/* The consumer's wake-up, at offset 128 of the mapping, a line of its
+ * own: written by a consumer that goes to sleep and by the writer that
+ * wakes it, read by every writer after every commit. */
+struct pcpu_ring_wake {
+	uint32_t seq;		/* the futex word: bumped at each wake */
+	uint32_t waiters;	/* nonzero: a consumer sleeps, or is about to */
+	uint32_t fenced;	/* the writers' process registered for
+				 * membarrier GLOBAL_EXPEDITED */
+	uint32_t reserved;
+	uint64_t min_bytes;	/* wake when a buffer holds this much unread */
+	uint64_t pad[5];
+};
 
 /* Shared layout, at offset 0 of the mapping. */
 struct pcpu_ring_shared {
@@ -175,37 +242,44 @@ struct pcpu_ring_shared {
 	uint32_t flags;
 	uint32_t nbufs;
 	uint32_t reserved0;
-	uint64_t buf_size;	/* bytes per CPU buffer, power of two */
+	uint64_t buf_size;	/* bytes per buffer, power of two */
 	uint64_t page_size;	/* power of two, <= buf_size */
 	uint64_t salt;
 	uint64_t ctl_off;	/* struct pcpu_ring_ctl[nbufs] */
-	uint64_t commit_off;	/* uint64_t[nbufs * pages per buffer] */
+	uint64_t page_off;	/* uint64_t[nbufs * pages per buffer]: for each
+				 * page, lap + 1 of the bytes it holds */
 	uint64_t data_off;	/* nbufs * buf_size bytes */
 	uint64_t total_size;
+	uint64_t reserved1[6];
+	struct pcpu_ring_wake wake;
 };
 
-/* Per-buffer control block: a writers' line and a consumer's line. */
+/* Per-buffer control block: the writers' line and the consumer's line. */
 struct pcpu_ring_ctl {
-	uint64_t head;		/* overwrite: highest reservation end */
+	uint64_t wpos;		/* written below this; low bit: page entered */
+	uint64_t limit;		/* discard: write below this (tail + size) */
+	uint64_t written;	/* overwrite: records, by this CPU's sequences */
+	uint64_t written_remote;/* overwrite: records committed elsewhere */
 	uint64_t discarded;	/* records dropped by writers */
-	uint64_t written;	/* overwrite: records committed */
-	uint64_t pad0[5];
-	uint64_t tail;		/* consumer: position read up to */
-	uint64_t consumed;	/* consumer: records returned */
+	uint64_t pad0[3];
+	uint64_t tail;		/* consumer: read up to (published per page) */
+	uint64_t consumed;	/* consumer: records returned (with tail) */
 	uint64_t pad1[6];
 };
 
 /* Writer's handle.  Fields are private; the inline fast paths read them. */
 struct pcpu_ring {
-	uint64_t __pcpu *resv;		/* (copy << pos_bits) | position */
 	char *data;
 	struct pcpu_ring_ctl *ctl;
-	uint64_t *commits;
-	uint64_t buf_size, page_size, salt, pos_mask, max_len;
-	unsigned int pos_bits, buf_shift, page_shift, nbufs, flags;
+	uint64_t *pages;		/* shared: lap + 1 of each page */
+	intptr_t *resv;			/* private: lap + 1 of each page's
+					 * last reservation */
+	struct pcpu_ring_wake *wake;
+	uint64_t buf_size, page_size, salt, max_len;
+	unsigned int buf_shift, page_shift, pages_shift, nbufs, flags;
 	int fd;
 	void *mem;
-	size_t mem_size;
+	size_t mem_size, resv_size;
 };
 
 struct pcpu_ring_params {
@@ -218,8 +292,11 @@ struct pcpu_ring_params {
  * pcpu_ring_create - a ring with one buffer per CPU copy, in a new memfd
  * whose size is sealed (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: no
  * process can resize it or change its seals, so no consumer's mapping can
- * lose its pages).  params NULL means all defaults.  Returns the ring, or
- * NULL with errno EINVAL (sizes not powers of two, page larger than the
+ * lose its pages).  Registers the process for
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which a sleeping consumer
+ * uses (see above; where refused, consumers poll every millisecond while
+ * asleep).  params NULL means all defaults.  Returns the ring, or NULL
+ * with errno EINVAL (sizes not powers of two, page larger than the
  * buffer or than PCPU_RING_MAX_PAGE, buffer larger than
  * PCPU_RING_MAX_BUF, unknown flags), ENOMEM, or a memfd_create(),
  * ftruncate(), fcntl(F_ADD_SEALS) or mmap() error.  MT-safe; not
@@ -230,9 +307,10 @@ struct pcpu_ring *pcpu_ring_create(const struct pcpu_ring_params *params);
 
 /*
  * pcpu_ring_destroy - unmap and close.  No writer may be active; readers
- * opened with pcpu_ring_reader_open_fd() keep their own mapping.
- * Returns 0, or -1 with errno EINVAL.  Not MT-safe with the ring's
- * writers; not async-signal-safe.
+ * opened with pcpu_ring_reader_open_fd() keep their own mapping, readers
+ * opened on pcpu_ring_mem() must be closed first.  Returns 0, or -1 with
+ * errno EINVAL.  Not MT-safe with the ring's writers; not
+ * async-signal-safe.
  */
 int pcpu_ring_destroy(struct pcpu_ring *r);
 
@@ -252,14 +330,10 @@ void *pcpu_ring_mem(const struct pcpu_ring *r);
 size_t pcpu_ring_mem_size(const struct pcpu_ring *r);
 
 /* Slow paths, out of line (not API). */
-void *pcpu__ring_drop(struct pcpu_ring *r, uint64_t buf);
-int pcpu__ring_page_ready(struct pcpu_ring *r, uint64_t buf, uint64_t pos);
-void pcpu__ring_publish(struct pcpu_ring *r, uint64_t buf, uint64_t begin,
-			uint64_t end);
-void pcpu__ring_commit_bytes(struct pcpu_ring *r, uint64_t buf,
-			     uint64_t pos, uint64_t bytes, int record);
-int pcpu__ring_commit_counted(struct pcpu_ring *r, uint64_t buf, uint64_t o,
-			      uint64_t w);
+int pcpu__ring_prepare(struct pcpu_ring *r, struct pcpu_cs *cs,
+		       uint64_t raw, uint64_t rec, unsigned int *steps);
+void pcpu__ring_wake(struct pcpu_ring *r, unsigned int buf, int any);
+int pcpu__ring_einval(struct pcpu_ring *r);
 
 PCPU__INLINE uint64_t pcpu__ring_clock(const struct pcpu_ring *r)
 {
@@ -291,98 +365,166 @@ PCPU__INLINE uint64_t pcpu__ring_word0(uint64_t salt, uint64_t pos,
 	return pcpu__ring_stamp(salt, pos) | flags_len;
 }
 
-/* After a reservation: padding, header, and (overwrite) publication. */
-PCPU__INLINE void *pcpu__ring_fill(struct pcpu_ring *r, uint64_t buf,
-				   uint64_t pos, uint64_t begin, uint64_t end,
-				   uint64_t len, uint64_t ts)
+/* Where position pos of buffer buf lives. */
+PCPU__INLINE char *pcpu__ring_at(const struct pcpu_ring *r, uint32_t buf,
+				 uint64_t pos)
 {
-	char *b = r->data + (buf << r->buf_shift);
-	uint64_t *h;
+	return r->data + ((uint64_t)buf << r->buf_shift) +
+	       (pos & (r->buf_size - 1));
+}
 
-	if (r->flags & PCPU_RING_OVERWRITE)
-		pcpu__ring_publish(r, buf, begin, end);
-	if (PCPU__UNLIKELY(begin != pos)) {
-		uint64_t gap = begin - pos;
+/*
+ * Can a record of rec bytes go at raw (buffer w's wpos) without the slow
+ * path: the page is entered (nonzero offset), the record fits the rest
+ * of it and ends below the cached limit.  One load beyond wpos.
+ */
+PCPU__INLINE int pcpu__ring_easy(const struct pcpu_ring *r,
+				 const struct pcpu_ring_ctl *w, uint64_t raw,
+				 uint64_t rec)
+{
+	uint64_t pm = r->page_size - 1, pos = raw & ~(uint64_t)7;
 
-		if (gap >= PCPU_RING_HDR_SIZE) {
-			h = (uint64_t *)(b + (pos & (r->buf_size - 1)));
-			__atomic_store_n(&h[1], 0, __ATOMIC_RELAXED);
-			/* Release: pairs with the consumer's acquire. */
-			__atomic_store_n(&h[0], pcpu__ring_word0(r->salt, pos,
-					 PCPU_RING_COMMITTED | PCPU_RING_PAD |
-					 gap), __ATOMIC_RELEASE);
+	return (raw & pm) && (pos & pm) + rec <= r->page_size &&
+	       (int64_t)(pos + rec -
+			 __atomic_load_n(&w->limit, __ATOMIC_RELAXED)) <= 0;
+}
+
+/*
+ * Overwrite mode, after a record is in buffer buf: count it.  cs: the
+ * attempt that wrote it (or a fresh one, for a commit); on buf's CPU a
+ * restartable add, elsewhere (or if that is interrupted) an atomic add
+ * on the other word, so that no add is lost or made twice.
+ */
+PCPU__INLINE void pcpu__ring_count(struct pcpu_ring *r, struct pcpu_cs cs,
+				   unsigned int buf)
+{
+	if (!(cs.cpu == buf && !PCPU__CS_IS_LOCKED(cs.mode) &&
+	      pcpu_cs_addv(&cs, (intptr_t *)&r->ctl[buf].written, 1) ==
+	      PCPU_CS_OK))
+		__atomic_fetch_add(&r->ctl[buf].written_remote, 1,
+				   __ATOMIC_RELAXED);
+}
+
+/*
+ * After a record is in buffer buf: wake a sleeping consumer.  The load
+ * of waiters right after the commit needs no fence: the consumer's
+ * membarrier is its pair (see above).
+ */
+PCPU__INLINE void pcpu__ring_poke(struct pcpu_ring *r, unsigned int buf,
+				  int any)
+{
+	if (PCPU__UNLIKELY(__atomic_load_n(&r->wake->waiters,
+					   __ATOMIC_RELAXED)))
+		pcpu__ring_wake(r, buf, any);
+}
+
+/*
+ * pcpu_ring_write - copy a record of len bytes from data into this CPU's
+ * buffer: one critical section (check the space, copy header and
+ * payload, move the write position), restarted as a whole when
+ * preempted, migrated or interrupted, so a writer stopped anywhere in it
+ * holds nothing.  Returns 0, or -1 with errno ENOBUFS (no room: discard
+ * mode, the consumer is behind; overwrite mode, every page of a lap holds
+ * a pending reservation; counted in `discarded`), EMSGSIZE (len >
+ * page_size - 16) or EINVAL (r NULL).  No system call, no lock prefix on
+ * the rseq and gs backends (the atomic backend takes the copy's lock).
+ * MT-safe, async-signal-safe (a handler may write while the thread it
+ * interrupted is inside this call or holds a reservation).  Fork: see
+ * above.
+ */
+static inline int pcpu_ring_write(struct pcpu_ring *r, const void *data,
+				  size_t len)
+{
+	struct pcpu_cs cs, slow;
+	struct pcpu_ring_ctl *w;
+	uint64_t rec, raw, pos, h[2];
+	unsigned int steps = 0;
+
+	if (PCPU__UNLIKELY(!r || len > r->max_len))
+		return pcpu__ring_einval(r);
+	rec = PCPU_RING_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		w = &r->ctl[cs.cpu];
+		raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
+		if (PCPU__UNLIKELY(!pcpu__ring_easy(r, w, raw, rec))) {
+			/* A copy, so that cs itself stays in registers. */
+			slow = cs;
+			if (pcpu__ring_prepare(r, &slow, raw, rec, &steps) < 0)
+				return -1;
+			cs = slow;
+			continue;
 		}
-		if (r->flags & PCPU_RING_OVERWRITE)
-			pcpu__ring_commit_bytes(r, buf, pos, gap, 0);
+		pos = raw & ~(uint64_t)7;
+		h[0] = pcpu__ring_word0(r->salt, pos, PCPU_RING_COMMITTED | len);
+		h[1] = pcpu__ring_clock(r);
+		/* For TSan: the consumer's copies out of this space happen
+		 * before (it may live in another process). */
+		PCPU__HB_ACQUIRE(w);
+		if (PCPU__LIKELY(pcpu_cs_cmpeqv_trymemcpy2_storev_release(&cs,
+				(intptr_t *)&w->wpos, (intptr_t)raw,
+				pcpu__ring_at(r, cs.cpu, pos), h, sizeof(h),
+				data, len, (intptr_t)(pos + rec)) ==
+				 PCPU_CS_OK))
+			break;
 	}
-	/* For TSan: the last lap's writers of this space happen before us,
-	 * through a consumer that may live in another process (its release
-	 * of tail is then invisible here); pairs with commit's release. */
-	PCPU__HB_ACQUIRE(&r->ctl[buf]);
-	h = (uint64_t *)(b + (begin & (r->buf_size - 1)));
-	__atomic_store_n(&h[1], ts, __ATOMIC_RELAXED);
-	__atomic_store_n(&h[0], pcpu__ring_word0(r->salt, begin, len),
-			 __ATOMIC_RELAXED);
-	return h + 2;
+	if (r->flags & PCPU_RING_OVERWRITE)
+		pcpu__ring_count(r, cs, cs.cpu);
+	pcpu__ring_poke(r, cs.cpu, 0);
+	return 0;
 }
 
 /*
  * pcpu_ring_reserve - space for a record of len bytes in this CPU's
- * buffer.  Write the payload there, then pcpu_ring_commit() it; until then
- * the consumer stops at it (other writers are not affected).  Returns the
- * payload address (8-byte aligned), or NULL with errno ENOBUFS (no room:
- * the record is counted in `discarded`), EMSGSIZE (len > page_size - 16)
- * or EINVAL (r NULL).  Lock-free, no system call.  MT-safe and
- * async-signal-safe (a handler may reserve and commit while the thread it
- * interrupted holds a reservation).  Fork: see above.
+ * buffer, for a payload written in place: one critical section (check
+ * the space, write the header of an uncommitted record, move the write
+ * position).  Write the payload there, then pcpu_ring_commit() it; until
+ * then the consumer stops at it (up to PCPU_RING_STUCK_NS, see above)
+ * and writers on that CPU go on after it; its page is not reused while
+ * it is pending.  Returns the payload address (8-byte aligned), or NULL
+ * with errno as pcpu_ring_write().  No system call, no lock prefix on the
+ * rseq and gs backends.  MT-safe and async-signal-safe (a handler may
+ * reserve and commit while the thread it interrupted holds a
+ * reservation).  Fork: see above.
  */
 static inline void *pcpu_ring_reserve(struct pcpu_ring *r, size_t len)
 {
-	uint64_t old, seen, buf, pos, begin, end, rec, ts, pm;
+	struct pcpu_cs cs, slow;
+	struct pcpu_ring_ctl *w;
+	uint64_t rec, raw, pos, h[2], pg;
+	unsigned int steps = 0;
+	char *p;
 
 	if (PCPU__UNLIKELY(!r || len > r->max_len)) {
-		errno = r ? EMSGSIZE : EINVAL;
+		pcpu__ring_einval(r);
 		return NULL;
 	}
 	rec = PCPU_RING_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
-	pm = r->page_size - 1;
-	old = this_cpu_read(r->resv);
-	for (;;) {
-		buf = old >> r->pos_bits;
-		pos = old & r->pos_mask;
-		begin = (pos & pm) + rec > r->page_size ? (pos | pm) + 1 : pos;
-		end = begin + rec;
-		if (PCPU__UNLIKELY(end > r->pos_mask || buf >= r->nbufs))
-			goto full;
-		if (!(r->flags & PCPU_RING_OVERWRITE)) {
-			/* Acquire: the consumer copied out what we are about
-			 * to overwrite; pairs with its release of tail. */
-			uint64_t tail = __atomic_load_n(&r->ctl[buf].tail,
-							__ATOMIC_ACQUIRE);
-
-			if (PCPU__UNLIKELY((int64_t)(end - tail) >
-					   (int64_t)r->buf_size))
-				goto full;
-		} else if (PCPU__UNLIKELY(!(begin & pm)) &&
-			   !pcpu__ring_page_ready(r, buf, begin)) {
-			goto full;
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		w = &r->ctl[cs.cpu];
+		raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
+		if (PCPU__UNLIKELY(!pcpu__ring_easy(r, w, raw, rec))) {
+			slow = cs;
+			if (pcpu__ring_prepare(r, &slow, raw, rec, &steps) < 0)
+				return NULL;
+			cs = slow;
+			continue;
 		}
-		ts = pcpu__ring_clock(r);
-		seen = this_cpu_cmpxchg(r->resv, old,
-					buf << r->pos_bits | end);
-		if (PCPU__LIKELY(seen == old))
-			break;
-		old = seen;	/* raced on this copy, or ran on another */
-		continue;
-full:
-		/* A thread that slept after reading old sees a position far
-		 * behind the tail: only a current position may drop. */
-		seen = this_cpu_read(r->resv);
-		if (seen == old)
-			return pcpu__ring_drop(r, buf);
-		old = seen;
+		pos = raw & ~(uint64_t)7;
+		h[0] = pcpu__ring_word0(r->salt, pos, len);
+		h[1] = pcpu__ring_clock(r);
+		p = pcpu__ring_at(r, cs.cpu, pos);
+		pg = ((uint64_t)cs.cpu << r->pages_shift) +
+		     ((pos & (r->buf_size - 1)) >> r->page_shift);
+		PCPU__HB_ACQUIRE(w);
+		if (PCPU__LIKELY(
+			pcpu_cs_cmpeqv_trystorev_trymemcpy_storev_release(&cs,
+				(intptr_t *)&w->wpos, (intptr_t)raw,
+				&r->resv[pg],
+				(intptr_t)((pos >> r->buf_shift) + 1), p, h,
+				sizeof(h), (intptr_t)(pos + rec)) ==
+			PCPU_CS_OK))
+			return p + PCPU_RING_HDR_SIZE;
 	}
-	return pcpu__ring_fill(r, buf, pos, begin, end, len, ts);
 }
 
 /*
@@ -390,14 +532,15 @@ full:
  * pcpu_ring_reserve() returned), from any thread or CPU.  Returns 0, or
  * -1 with errno EINVAL: r or rec NULL, or rec is not a pending
  * reservation of r (outside its buffers, not the payload address of a
- * record, already committed, or its space taken by a later lap after the
- * consumer skipped it; see above).  Nothing is written then.  Lock-free:
- * one load of the buffer's reservation word and one compare-and-swap
- * (overwrite mode: and two atomic adds).  MT-safe, async-signal-safe.
+ * record below the buffer's write position on the lap its page holds,
+ * or already committed).  Nothing is written then.  Lock-free: two
+ * loads and one compare-and-swap (overwrite mode: and the count).
+ * MT-safe, async-signal-safe.
  */
 static inline int pcpu_ring_commit(struct pcpu_ring *r, void *rec)
 {
-	uint64_t off, buf, o, cur, pos, w, *h;
+	uint64_t off, buf, o, lap1, pos, w, *h;
+	struct pcpu_cs cs;
 
 	if (PCPU__UNLIKELY(!r || !rec))
 		goto bad;
@@ -408,47 +551,39 @@ static inline int pcpu_ring_commit(struct pcpu_ring *r, void *rec)
 	h = (uint64_t *)(r->data + off);
 	buf = off >> r->buf_shift;
 	o = off & (r->buf_size - 1);
-	/* The newest position at offset o below the buffer's reservation
-	 * end: the only one a pending reservation can have (see above; with
-	 * nothing reserved at o yet the subtraction wraps to a position no
-	 * header carries).  Relaxed: our reservation happens before this
-	 * call, and the word only grows. */
-	cur = __atomic_load_n(pcpu_ptr(r->resv, buf), __ATOMIC_RELAXED);
-	pos = ((cur - 1 - o) & r->pos_mask & ~(r->buf_size - 1)) + o;
+	/* The lap the page's bytes belong to: a page holding a pending
+	 * reservation is not entered again (see above), so it is the
+	 * reservation's lap.  Relaxed: our reservation happened before
+	 * this call, and the word is only changed by writers of buf. */
+	lap1 = __atomic_load_n(&r->pages[(buf << r->pages_shift) +
+					 (o >> r->page_shift)],
+			       __ATOMIC_RELAXED);
+	pos = ((lap1 - 1) << r->buf_shift) | o;
+	if (PCPU__UNLIKELY(!lap1 || pos >= (__atomic_load_n(&r->ctl[buf].wpos,
+						__ATOMIC_RELAXED) &
+					    ~(uint64_t)7)))
+		goto bad;
 	/* What a pending reservation there holds: its stamp and a length,
 	 * no flag.  The compare-and-swap checks that and sets COMMITTED in
-	 * one step. */
+	 * one step, so a double commit is refused. */
 	w = pcpu__ring_stamp(r->salt, pos) |
 	    (__atomic_load_n(&h[0], __ATOMIC_RELAXED) & PCPU_RING_LEN_MASK);
-	if (r->flags & PCPU_RING_OVERWRITE)
-		return pcpu__ring_commit_counted(r, buf, o, w);
 	PCPU__HB_RELEASE(&r->ctl[buf]);
 	/* Release: the payload before the flag; pairs with the consumer's
-	 * acquire load of word0. */
+	 * acquire load of word0 (and the entering writer's walk). */
 	if (PCPU__UNLIKELY(!__atomic_compare_exchange_n(&h[0], &w,
 				w | PCPU_RING_COMMITTED, 0, __ATOMIC_RELEASE,
 				__ATOMIC_RELAXED)))
 		goto bad;
+	if (r->flags & PCPU_RING_OVERWRITE) {
+		pcpu_cs_begin(&cs);
+		pcpu__ring_count(r, cs, (unsigned int)buf);
+	}
+	pcpu__ring_poke(r, (unsigned int)buf, 1);
 	return 0;
 bad:
 	errno = EINVAL;
 	return -1;
-}
-
-/*
- * pcpu_ring_write - reserve, copy len bytes from data, commit.
- * Returns 0 or -1 with the errno of pcpu_ring_reserve().
- * MT-safe, async-signal-safe.
- */
-static inline int pcpu_ring_write(struct pcpu_ring *r, const void *data,
-				  size_t len)
-{
-	void *p = pcpu_ring_reserve(r, len);
-
-	if (!p)
-		return -1;
-	__builtin_memcpy(p, data, len);
-	return pcpu_ring_commit(r, p);
 }
 
 /* ---- consumer -------------------------------------------------------- */
@@ -461,10 +596,13 @@ struct pcpu_ring_reader {
 	size_t size;
 	char *data;
 	struct pcpu_ring_ctl *ctl;
+	const uint64_t *pages;
+	struct pcpu_ring_wake *wake;
 	uint64_t buf_size, page_size, salt;
-	unsigned int nbufs, flags;
+	unsigned int nbufs, flags, buf_shift, page_shift, fenced;
 	struct pcpu__ring_cursor *cur;	/* per buffer: position, counts */
 	unsigned int next;		/* read_next: first of a tie */
+	void *scratch;			/* read_batch: one record */
 	void *map;			/* open_fd's mapping, or NULL */
 	size_t map_size;
 };
@@ -477,7 +615,7 @@ struct pcpu_ring_entry {
 
 struct pcpu_ring_stats {
 	uint64_t consumed;	/* records this reader returned */
-	uint64_t discarded;	/* dropped by writers (full, or busy page) */
+	uint64_t discarded;	/* dropped by writers (full, or busy pages) */
 	uint64_t written;	/* overwrite mode: records committed */
 	uint64_t overwritten;	/* overwrite mode: written - consumed */
 	uint64_t lost;		/* discarded + overwritten; in discard
@@ -485,7 +623,7 @@ struct pcpu_ring_stats {
 	uint64_t corrupt;	/* regions skipped at an inconsistent header
 				 * (each at least one record) */
 	uint64_t abandoned;	/* positions skipped after PCPU_RING_STUCK_NS
-				 * without a commit (each at least one) */
+				 * without a commit (each one record) */
 };
 
 /*
@@ -496,7 +634,8 @@ struct pcpu_ring_stats {
  * it under the mapping), then its size with fstat(), maps the ring's
  * size (from its header, at most the file's) MAP_SHARED read-write (the
  * consumer publishes its position there) and opens it as
- * pcpu_ring_reader_open() does; pcpu_ring_reader_close() unmaps it.  fd stays the caller's (it may be closed after the call).
+ * pcpu_ring_reader_open() does; pcpu_ring_reader_close() unmaps it.  fd
+ * stays the caller's (it may be closed after the call).
  * Returns 0, or -1 with errno EINVAL (rd NULL, or fd not a regular
  * file), EBADF (fd not open), EPERM (the size is not sealed, or the file
  * cannot be sealed: not a memfd), EBADMSG (not a ring, or inconsistent
@@ -517,19 +656,20 @@ int pcpu_ring_reader_open_fd(struct pcpu_ring_reader *rd, int fd);
  * a mapping of a file whose size nobody else can change.  For a ring
  * made by another process use pcpu_ring_reader_open_fd(): a peer that
  * truncates an unsealed file under a mapping kills its reader with
- * SIGBUS.  The mapping stays the caller's.  Returns 0, or -1 with errno
- * EINVAL (NULL, misaligned or too small), EBADMSG (not a ring, or
- * inconsistent geometry) or ENOMEM.  MT-safe (on distinct readers); not
- * async-signal-safe.  Fork: as pcpu_ring_reader_open_fd().
+ * SIGBUS.  The mapping stays the caller's, and must outlive the reader.
+ * Returns 0, or -1 with errno EINVAL (NULL, misaligned or too small),
+ * EBADMSG (not a ring, or inconsistent geometry) or ENOMEM.  MT-safe (on
+ * distinct readers); not async-signal-safe.  Fork: as
+ * pcpu_ring_reader_open_fd().
  */
 int pcpu_ring_reader_open(struct pcpu_ring_reader *rd, void *mem,
 			  size_t size);
 
 /*
- * pcpu_ring_reader_close - free the reader's memory, and unmap the
- * mapping if pcpu_ring_reader_open_fd() made it.  rd may be NULL or
- * already closed.  Not MT-safe on the same reader; not
- * async-signal-safe.
+ * pcpu_ring_reader_close - publish the reader's positions (the next
+ * reader starts there), free its memory, and unmap the mapping if
+ * pcpu_ring_reader_open_fd() made it.  rd may be NULL or already closed.
+ * Not MT-safe on the same reader; not async-signal-safe.
  */
 void pcpu_ring_reader_close(struct pcpu_ring_reader *rd);
 
@@ -562,6 +702,39 @@ int pcpu_ring_read(struct pcpu_ring_reader *rd, unsigned int cpu,
  */
 int pcpu_ring_read_next(struct pcpu_ring_reader *rd,
 			struct pcpu_ring_entry *e, void *data, size_t cap);
+
+/*
+ * pcpu_ring_read_batch - up to max records of all buffers, in the order
+ * of pcpu_ring_read_next(), each handed to cb(arg, e, data) with its
+ * entry and a copy of its payload (valid during the call only; any
+ * record fits, so no EMSGSIZE).  A nonzero return from cb stops the
+ * batch after that record (it is consumed).  The reader publishes its
+ * progress once per page and at the end, as the single reads do; the
+ * batch saves their per-call work.  Returns the number of records handed
+ * to cb (0: none available now), or -1 with errno EINVAL (rd, cb NULL, or
+ * rd not open).  cb must not call the reader.  Same attributes as
+ * pcpu_ring_read().
+ */
+typedef int (*pcpu_ring_cb)(void *arg, const struct pcpu_ring_entry *e,
+			    const void *data);
+int pcpu_ring_read_batch(struct pcpu_ring_reader *rd, pcpu_ring_cb cb,
+			 void *arg, unsigned int max);
+
+/*
+ * pcpu_ring_wait - sleep until a record can be read from some buffer, or
+ * timeout_ns passes (< 0: no limit; 0: just look).  min_bytes: writers
+ * wake the reader only once a buffer holds that many unread bytes (0 or
+ * 1: at the first record), which saves them system calls when records
+ * are small and many; a commit of a reserved record always wakes.  A
+ * position stuck at an uncommitted reservation also ends the sleep when
+ * its PCPU_RING_STUCK_NS run out.  Works across processes (a futex word
+ * in the shared mapping).  Returns 1 when a record is available (the next
+ * read returns it unless writers overwrite it first), 0 on timeout, or -1
+ * with errno EINTR (a signal handler ran) or EINVAL.  Same attributes as
+ * pcpu_ring_read().
+ */
+int pcpu_ring_wait(struct pcpu_ring_reader *rd, size_t min_bytes,
+		   int64_t timeout_ns);
 
 /*
  * pcpu_ring_reader_stats - counts of buffer cpu (see pcpu_ring_stats):
