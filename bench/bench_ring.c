@@ -41,8 +41,9 @@
  *    each other, often between reserve and commit), overwrite mode, 1 MiB
  *    buffers; "lost": writes refused (the target: < 1 %);
  *  ring_abandoned_overwrite: one reservation never committed, then 1000
- *    writes on that CPU of a 64 KiB, 4 KiB-page flight recorder; "lost":
- *    the refused ones (the target: accepts >= 99 %);
+ *    writes on that CPU of an 8 KiB flight recorder of 1 KiB pages (three
+ *    laps round it); "lost": the refused ones (the target: accepts >=
+ *    99 %);
  *  ring_abandoned_discard: the same in a discard ring that a consumer
  *    drains: the ring fills behind the reservation, and ns_per_op is the
  *    time from the reservation to the first write accepted again (the
@@ -469,7 +470,7 @@ static int overwrite_bench(void)
 /* After one reservation never committed, on CPU 0. */
 static int abandoned_benches(void)
 {
-	struct pcpu_ring_params p = { 1 << 16, 4096, PCPU_RING_OVERWRITE };
+	struct pcpu_ring_params p = { 1 << 13, 1024, PCPU_RING_OVERWRITE };
 	double ow[BENCH_REPS], dis[BENCH_REPS];
 	long refused = 0;
 	char note[300];
@@ -489,13 +490,13 @@ static int abandoned_benches(void)
 		pcpu_ring_destroy(r);
 	}
 	snprintf(note, sizeof(note), "1000 writes on one CPU after a "
-		 "reservation never committed there, overwrite mode, 64 KiB "
-		 "buffers of 4 KiB pages; lost = writes refused");
+		 "reservation never committed there, overwrite mode, 8 KiB "
+		 "buffers of 1 KiB pages (3 laps); lost = writes refused");
 	emit("ring_abandoned_overwrite", 1, ow, 1000, refused, note);
 
 	/* Discard: a consumer on CPU 1 drains; how long until the writes
 	 * go in again behind the abandoned reservation? */
-	p.flags = 0;
+	p = (struct pcpu_ring_params){ 1 << 16, 4096, 0 };
 	for (int k = 0; k < (bench_ncpus() > 1 ? BENCH_REPS : 0); k++) {
 		struct duo d;
 		pthread_t th;

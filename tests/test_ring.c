@@ -6,7 +6,9 @@
  * consumer (not other writers) until it is committed, double commit
  * refused, discard mode counting every dropped record exactly, overwrite
  * mode keeping the newest records with written = consumed + overwritten,
- * merged reading in timestamp order, and a consumer in a child process
+ * merged reading in timestamp order, the batch read (every record once,
+ * in timestamp order across CPUs, at most max per call, stopped by its
+ * callback, its arguments checked), and a consumer in a child process
  * reading through the memfd.
  */
 #include "harness.h"
@@ -213,6 +215,63 @@ static void merged(void)
 	pin(0);
 }
 
+static struct {
+	uint64_t next, stamp, calls, stop_at;
+	long bad;
+} bt;
+
+static int batch_cb(void *arg, const struct pcpu_ring_entry *e,
+		    const void *data)
+{
+	uint64_t v;
+
+	CHECK(arg == &bt, "callback argument");
+	memcpy(&v, data, sizeof(v));
+	if (e->len != sizeof(v) || v != bt.next ||
+	    (bt.next && e->stamp < bt.stamp))
+		bt.bad++;
+	bt.next = v + 1;
+	bt.stamp = e->stamp;
+	return ++bt.calls == bt.stop_at;
+}
+
+/* pcpu_ring_read_batch(): records written on every CPU, in turn. */
+static void batch(void)
+{
+	struct pcpu_ring_reader rd;
+	struct pcpu_ring *r = mk(1 << 16, 4096, 0, &rd);
+	uint64_t v;
+	int n, n1, n2, rest;
+
+	for (v = 0; v < 900; v++) {
+		pin((unsigned int)(v / 30) % t_ncpus());
+		CHECK(pcpu_ring_write(r, &v, sizeof(v)) == 0, "write");
+	}
+	pin(0);
+	memset(&bt, 0, sizeof(bt));
+	n1 = pcpu_ring_read_batch(&rd, batch_cb, &bt, 100);
+	bt.stop_at = 250;
+	n2 = pcpu_ring_read_batch(&rd, batch_cb, &bt, 1000);
+	bt.stop_at = 0;
+	rest = 0;
+	while ((n = pcpu_ring_read_batch(&rd, batch_cb, &bt, 1000)) > 0)
+		rest += n;
+	printf("batch: 900 records from %u CPUs: %d (max 100), %d (stopped "
+	       "by the callback at 250), then %d; %ld out of order\n",
+	       t_ncpus(), n1, n2, rest, bt.bad);
+	CHECK(n1 == 100 && n2 == 150 && rest == 650 && !bt.bad &&
+	      bt.next == 900, "batch read: %d %d %d, %ld bad", n1, n2, rest,
+	      bt.bad);
+	CHECK(pcpu_ring_read_batch(&rd, batch_cb, &bt, 10) == 0,
+	      "an empty ring reads 0");
+	CHECK(pcpu_ring_read_batch(NULL, batch_cb, &bt, 10) == -1 &&
+	      errno == EINVAL, "batch: rd NULL");
+	CHECK(pcpu_ring_read_batch(&rd, NULL, &bt, 10) == -1 &&
+	      errno == EINVAL, "batch: cb NULL");
+	pcpu_ring_reader_close(&rd);
+	pcpu_ring_destroy(r);
+}
+
 /* A consumer in another process, through the memfd. */
 static void other_process(void)
 {
@@ -280,6 +339,7 @@ int main(void)
 	discard();
 	overwrite();
 	merged();
+	batch();
 	other_process();
 	return t_done();
 }

@@ -2,8 +2,10 @@
 /*
  * Per-CPU ring under threads >= 8x CPUs with migration churn (re-pinner
  * and self-moves) and a SIGALRM storm whose handler writes records too,
- * often while the interrupted thread sits between reserve and commit
- * (nesting); writers also yield between reserve and commit now and then
+ * often while the interrupted thread is inside pcpu_ring_write()'s
+ * sequence or sits between reserve and commit (nesting).  Writers use
+ * both ways, alternately: pcpu_ring_write() (one critical section) and
+ * pcpu_ring_reserve() + commit, yielding between the two now and then
  * (a writer preempted mid-record).  One consumer thread reads merged
  * records concurrently.  Every record carries (writer, sequence, length,
  * checksum of the whole payload).  At the end, in both discard and
@@ -65,6 +67,15 @@ static int put(uint32_t writer, uint64_t seq, int yield)
 	void *p;
 
 	make(&r, writer, seq);
+	if (seq & 1) {
+		if (pcpu_ring_write(ring, &r, r.len)) {
+			__atomic_fetch_add(errno == ENOBUFS ? &w_nobufs :
+					   &w_err, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+		__atomic_fetch_add(&w_ok, 1, __ATOMIC_RELAXED);
+		return 1;
+	}
 	p = pcpu_ring_reserve(ring, r.len);
 	if (!p) {
 		__atomic_fetch_add(errno == ENOBUFS ? &w_nobufs : &w_err, 1,
@@ -101,7 +112,7 @@ static void *writer(void *arg)
 
 	__atomic_store_n(&tids[id], gettid(), __ATOMIC_RELAXED);
 	for (long k = 0; k < per_thread; k++) {
-		put((uint32_t)id, (uint64_t)k, k % 4999 == 0);
+		put((uint32_t)id, (uint64_t)k, k % 4998 == 0);
 		if (k % 2000 == 0)
 			t_migrate(0, &seed);
 	}
