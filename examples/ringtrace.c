@@ -9,7 +9,12 @@
  * trusts nothing the writers put in shared memory: it opens the ring
  * with pcpu_ring_reader_open_fd() (which checks that the memfd's size is
  * sealed before mapping it), takes records of any size a writer may
- * produce, and counts the ones that are not events.
+ * produce, and counts the ones that are not events.  It reads in batches
+ * (pcpu_ring_read_batch) and sleeps while there is nothing to read
+ * (pcpu_ring_wait: a futex in the shared mapping, so the writers, in the
+ * other process, wake it; they make no system call while it is awake).
+ * Half the workers copy their events in with pcpu_ring_write(), half
+ * build them in place with pcpu_ring_reserve() and pcpu_ring_commit().
  *
  *   ringtrace [threads] [events-per-thread]
  */
@@ -42,17 +47,28 @@ static void *worker(void *arg)
 	long ok = 0, lost = 0;
 
 	for (long i = 0; i < per_thread; i++) {
-		struct event *e = pcpu_ring_reserve(ring, sizeof(*e));
+		struct event ev, *e;
 
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		if (!e) {
-			lost++;		/* consumer behind: counted in the ring */
-			continue;
+		ev.thread = id;
+		ev.latency_ns = (uint32_t)(x >> 44);
+		ev.request = (uint64_t)i;
+		if (id % 2 == 0) {
+			/* Copied in: one critical section. */
+			if (pcpu_ring_write(ring, &ev, sizeof(ev))) {
+				lost++;	/* consumer behind: counted */
+				continue;
+			}
+		} else {
+			/* Built in place: reserve, fill, commit. */
+			e = pcpu_ring_reserve(ring, sizeof(*e));
+			if (!e) {
+				lost++;
+				continue;
+			}
+			*e = ev;
+			pcpu_ring_commit(ring, e);
 		}
-		e->thread = id;
-		e->latency_ns = (uint32_t)(x >> 44);
-		e->request = (uint64_t)i;
-		pcpu_ring_commit(ring, e);
 		ok++;
 		if (i % 256 == 0)
 			usleep(200);	/* "work" */
@@ -62,17 +78,44 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Any record a writer can produce fits: no EMSGSIZE, no record stuck. */
-static unsigned char rec[PCPU_RING_MAX_PAGE];
+struct tally {
+	long *per, total;
+	int nthreads;
+	struct event worst;
+	uint64_t last, inversions, bogus;
+};
+
+/* One record of a batch (a copy: the writers cannot change it under us). */
+static int count(void *arg, const struct pcpu_ring_entry *e, const void *data)
+{
+	struct tally *t = arg;
+	struct event ev;
+
+	if (e->len != sizeof(ev)) {
+		t->bogus++;		/* not one of our events */
+		return 0;
+	}
+	memcpy(&ev, data, sizeof(ev));
+	if (ev.thread >= (uint32_t)t->nthreads) {
+		t->bogus++;
+		return 0;
+	}
+	t->per[ev.thread]++;
+	if (ev.latency_ns > t->worst.latency_ns)
+		t->worst = ev;
+	t->inversions += e->stamp < t->last;
+	t->last = e->stamp;
+	t->total++;
+	return 0;
+}
 
 /* The consumer process: only the fd crosses over. */
 static int consume(int fd, int nthreads, int *done_pipe)
 {
-	long *per = calloc((size_t)nthreads, sizeof(long)), total = 0;
+	struct tally t = { calloc((size_t)nthreads, sizeof(long)), 0,
+			   nthreads, { 0, 0, 0 }, 0, 0, 0 };
 	struct pcpu_ring_reader rd;
-	struct pcpu_ring_entry e;
-	struct event ev, worst = { 0, 0, 0 };
-	uint64_t lost = 0, damaged = 0, last = 0, inversions = 0, bogus = 0;
+	uint64_t lost = 0, damaged = 0;
 	char c;
 	int ret, finished = 0;
 
@@ -80,35 +123,25 @@ static int consume(int fd, int nthreads, int *done_pipe)
 	ret = fd < 0 ? pcpu_ring_reader_open(&rd, pcpu_ring_mem(ring),
 					     pcpu_ring_mem_size(ring)) :
 		       pcpu_ring_reader_open_fd(&rd, fd);
-	if (ret || !per) {
+	if (ret || !t.per) {
 		perror("consumer");
 		return 1;
 	}
 	for (;;) {
-		while ((ret = pcpu_ring_read_next(&rd, &e, rec,
-						  sizeof(rec))) == 1) {
-			memcpy(&ev, rec, sizeof(ev));
-			if (e.len != sizeof(ev) ||
-			    ev.thread >= (uint32_t)nthreads) {
-				bogus++;	/* not one of our events */
-				continue;
-			}
-			per[ev.thread]++;
-			if (ev.latency_ns > worst.latency_ns)
-				worst = ev;
-			inversions += e.stamp < last;
-			last = e.stamp;
-			total++;
-		}
+		while ((ret = pcpu_ring_read_batch(&rd, count, &t, 4096)) > 0)
+			;
 		if (ret < 0)
 			fprintf(stderr, "read: %s\n", strerror(errno));
 		if (finished)
 			break;
 		/* The parent closes its end when the writers are done;
-		 * meanwhile poll the ring every millisecond. */
-		if (poll(&(struct pollfd){ done_pipe[0], POLLIN, 0 }, 1, 1) > 0 &&
+		 * meanwhile sleep until records come (a page of them, or
+		 * 10 ms: fewer wake-ups for the writers). */
+		if (poll(&(struct pollfd){ done_pipe[0], POLLIN, 0 }, 1, 0) > 0 &&
 		    read(done_pipe[0], &c, 1) == 0)
 			finished = 1;
+		else
+			pcpu_ring_wait(&rd, 4096, 10000000);
 	}
 	for (unsigned int b = 0; b < pcpu_ring_reader_nbufs(&rd); b++) {
 		struct pcpu_ring_stats st;
@@ -117,15 +150,15 @@ static int consume(int fd, int nthreads, int *done_pipe)
 		lost += st.lost;
 		damaged += st.corrupt + st.abandoned;
 	}
-	for (int t = 0; t < nthreads; t++)
-		printf("thread %d: %ld events\n", t, per[t]);
+	for (int i = 0; i < nthreads; i++)
+		printf("thread %d: %ld events\n", i, t.per[i]);
 	printf("consumer: %ld events, %llu lost (%llu damaged regions "
 	       "skipped), %llu not events, %llu out of timestamp order; "
-	       "slowest: thread %u request %llu, %u ns\n", total,
+	       "slowest: thread %u request %llu, %u ns\n", t.total,
 	       (unsigned long long)lost, (unsigned long long)damaged,
-	       (unsigned long long)bogus, (unsigned long long)inversions,
-	       worst.thread, (unsigned long long)worst.request,
-	       worst.latency_ns);
+	       (unsigned long long)t.bogus, (unsigned long long)t.inversions,
+	       t.worst.thread, (unsigned long long)t.worst.request,
+	       t.worst.latency_ns);
 	pcpu_ring_reader_close(&rd);
 	return 0;
 }
