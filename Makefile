@@ -12,6 +12,7 @@ PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 MANDIR      ?= $(PREFIX)/share/man
+BINDIR      ?= $(PREFIX)/bin
 
 CC          ?= cc
 CXX         ?= c++
@@ -45,11 +46,13 @@ STATIC_TESTS := $(TEST_SRCS:tests/%.c=$(B)/tests-static/%)
 TEST_LIB    := tests/harness.h
 
 EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+TOOLS       := $(B)/tools/pcpu-stat
 
-.PHONY: all lib tests static-tests check run-tests bench install uninstall clean vm-check deps
+.PHONY: all lib tools tests static-tests check run-tests bench install uninstall clean vm-check deps
 
 # The default goal: the library, as a user expects from plain make.
 all: lib
+all: tools
 
 # Build tools a fresh Debian machine may lack (installed when missing).
 deps:
@@ -67,6 +70,20 @@ $(SHLIB): $(LIB_OBJS) src/libpercpu.map
 
 $(B)/libpercpu.so: $(SHLIB)
 	ln -sf $(SONAME) $@
+
+# The version: the Makefile's VERSION is the single source; src/version.c
+# does not build when include/percpu/version.h says something else.
+VERSION_PARTS := $(subst ., ,$(VERSION))
+$(B)/obj/version.o: LIB_CFLAGS += -DPCPU_MK_MAJOR=$(word 1,$(VERSION_PARTS)) \
+	-DPCPU_MK_MINOR=$(word 2,$(VERSION_PARTS)) -DPCPU_MK_PATCH=$(word 3,$(VERSION_PARTS))
+$(B)/obj/version.o: Makefile
+
+# pcpu-stat reads other processes: it needs the headers, not the library.
+$(B)/tools/%: tools/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
+
+tools: $(TOOLS)
 
 $(STLIB): $(LIB_OBJS)
 	rm -f $@
@@ -107,6 +124,16 @@ $(B)/examples/%: examples/%.c $(SHLIB) $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
 
 tests: lib $(TESTS) $(B)/tests/cxx_header $(EXAMPLES)
+tests: tools $(B)/tests/define_dso.so
+
+# test_define loads this shared object (the same source, built as a library
+# that defines per-CPU variables) with dlopen() and unloads it.
+$(B)/tests/define_dso.so: tests/test_define.c $(TEST_LIB) $(SHLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -DT_DEFINE_DSO -o $@ $< -L$(B) \
+		-Wl,-rpath,$(abspath $(B)) -lpercpu $(ALL_LDFLAGS)
+$(B)/tests/test_define: ALL_LDFLAGS += -ldl
+$(B)/tests-static/test_define: ALL_CFLAGS += -DT_STATIC
 
 static-tests: $(STATIC_TESTS)
 
@@ -127,10 +154,10 @@ check: deps
 run-tests:
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run.sh
 
-MAN_PAGES   := $(patsubst man/%,%,$(wildcard man/man*/*.[0-9]))
+MAN_PAGES   := $(patsubst man/%,%,$(wildcard man/man*/*.[0-9] man/man*/*.[0-9]type))
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64 \
+install: lib tools
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/percpu/arch/x86_64 \
 		$(DESTDIR)$(INCLUDEDIR)/percpu/arch/aarch64 \
 		$(sort $(dir $(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES))))
 	install -m 644 include/percpu/*.h $(DESTDIR)$(INCLUDEDIR)/percpu/
@@ -141,6 +168,7 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpercpu.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/percpu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	for m in $(MAN_PAGES); do install -m 644 man/$$m $(DESTDIR)$(MANDIR)/$$m || exit 1; done
 
 uninstall:
@@ -148,6 +176,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libpercpu.* $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/percpu.pc
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 clean:
 	rm -rf build build-*

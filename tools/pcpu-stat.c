@@ -1,0 +1,1103 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pcpu-stat: show the named per-CPU counters of a running program that
+ * opted in with pcpu_stat_counter() / pcpu_stat_ulong() (percpu/stat.h).
+ *
+ *   pcpu-stat [--json] [-a] [-i SECONDS [-n COUNT]] PID|NAME
+ *
+ * How: find the table's mapping in /proc/PID/maps ([anon:libpercpu-stat]
+ * or /memfd:libpercpu-stat), read it and every item's per-CPU copies with
+ * process_vm_readv(2).  The program is not stopped, signalled or made to
+ * run anything.
+ *
+ * The target is not trusted.  It may be corrupted or hostile: every length,
+ * count, offset and address read from it is checked against a fixed bound
+ * before it is used, every read goes through process_vm_readv (a bad
+ * address is EFAULT, never a fault here), every loop has a bound, and the
+ * names it shows are checked or escaped.  A bad table is an error (exit 4)
+ * with what was wrong; an item that cannot be read is reported as invalid.
+ *
+ * Exit status: 0 shown; 1 usage or system error; 2 no such process, or it
+ * has not opted in (no table), or it exited; 3 not allowed to read it
+ * (ptrace rights); 4 the target's table or an item is invalid.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <percpu/region.h>
+#include <percpu/ring.h>
+#include <percpu/stat.h>
+#include <percpu/version.h>
+
+enum {
+	EX_SHOWN = 0,
+	EX_ERROR = 1,
+	EX_NOTFOUND = 2,
+	EX_PERM = 3,
+	EX_CORRUPT = 4,
+};
+
+/* Bounds on what a target can make us do. */
+#define MAX_MAP_SIZE	((uint64_t)16 << 20)	/* the table's mapping */
+#define MAX_COPIES	65537u			/* CPU ids up to 2^16, + spare */
+#define MAX_WORDS	((uint64_t)1 << 22)	/* entries x copies read */
+#define MAX_COUNTER	4096u			/* struct pcpu_counter */
+#define USER_TOP	((uint64_t)1 << 57)	/* above any user address */
+#define SEQ_TRIES	200			/* a change in progress */
+#define SNAP_TRIES	20			/* snapshots a change overlapped */
+#define MAX_MATCHES	64			/* processes of one name */
+#define IOV_BATCH	512
+#define MAX_RING_BUFS	PCPU_RING_MAX_BUFS
+
+static struct {
+	int json, all, refresh;
+	double interval;
+	long count;
+} opt;
+
+static char msg[512];		/* why the last step failed */
+
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* ---- the target ---- */
+
+struct target {
+	pid_t pid;
+	char comm[64];		/* escaped */
+	uint64_t map_lo, map_hi;
+};
+
+/* Copy s into d escaped: printable ASCII as is, the rest as \xNN. */
+static void escape(char *d, size_t len, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && s[i] && o + 5 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			d[o++] = (char)c;
+		else
+			o += (size_t)snprintf(d + o, len - o, "\\x%02x", c);
+	}
+	d[o] = 0;
+}
+
+/* Up to len - 1 bytes of /proc/PID/<what>; -1 with errno. */
+static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+static void read_comm(struct target *t)
+{
+	char buf[64];
+	ssize_t n = read_proc(t->pid, "comm", buf, sizeof(buf));
+
+	if (n <= 0) {
+		snprintf(t->comm, sizeof(t->comm), "?");
+		return;
+	}
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	escape(t->comm, sizeof(t->comm), buf, sizeof(buf));
+}
+
+static int perm_error(const struct target *t, int err, const char *what)
+{
+	return fail(EX_PERM, "may not read process %d (%s): %s: %s.  Reading "
+		    "another process's memory needs the right to ptrace it: "
+		    "run pcpu-stat as the process's user (a process that is "
+		    "setuid or made itself non-dumpable with "
+		    "prctl(PR_SET_DUMPABLE, 0) needs root) or with "
+		    "CAP_SYS_PTRACE; a Yama ptrace_scope above 0 restricts "
+		    "it further", (int)t->pid, t->comm, what, strerror(err));
+}
+
+/* The errno of a failed access to the target, as an exit code. */
+static int access_error(const struct target *t, int err, const char *what)
+{
+	if (err == EPERM || err == EACCES)
+		return perm_error(t, err, what);
+	if (err == ESRCH || err == ENOENT)
+		return fail(EX_NOTFOUND, "process %d (%s) has exited",
+			    (int)t->pid, t->comm);
+	return fail(EX_ERROR, "process %d (%s): %s: %s", (int)t->pid, t->comm,
+		    what, strerror(err));
+}
+
+/* Find the table's mapping in /proc/PID/maps. */
+static int find_table(struct target *t)
+{
+	char path[64], line[4096];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return access_error(t, errno, "cannot open its maps");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		size_t n = strlen(line);
+
+		/* A line longer than the buffer: the rest is a path, skip. */
+		if (n && line[n - 1] != '\n') {
+			int c;
+
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+		}
+		if (sscanf(line, "%llx-%llx", &lo, &hi) != 2)
+			continue;
+		if (!strstr(line, "[anon:" PCPU_STAT_MAP_NAME "]") &&
+		    !strstr(line, "/memfd:" PCPU_STAT_MAP_NAME " "))
+			continue;
+		t->map_lo = lo;
+		t->map_hi = hi;
+		found = 1;
+		break;
+	}
+	if (ferror(f)) {
+		int err = errno;
+
+		fclose(f);
+		return access_error(t, err, "cannot read its maps");
+	}
+	fclose(f);
+	if (!found)
+		return fail(EX_NOTFOUND, "process %d (%s) has not opted in: no "
+			    PCPU_STAT_MAP_NAME " mapping (it registered nothing "
+			    "with pcpu_stat_counter() or pcpu_stat_ulong(), or "
+			    "its libpercpu has no pcpu-stat support)",
+			    (int)t->pid, t->comm);
+	if (t->map_hi <= t->map_lo || t->map_hi - t->map_lo < 256 ||
+	    t->map_hi - t->map_lo > MAX_MAP_SIZE)
+		return fail(EX_CORRUPT, "process %d (%s): the table's mapping "
+			    "has a bad size (%" PRIu64 " bytes)", (int)t->pid,
+			    t->comm, t->map_hi - t->map_lo);
+	return 0;
+}
+
+/*
+ * Read n words at addr, addr + step, ... of the target into out: one
+ * process_vm_readv per IOV_BATCH words.  0, or -1 with errno (EFAULT for
+ * a word that is not mapped: the kernel stops at the first).
+ */
+static int read_words(pid_t pid, uint64_t addr, uint64_t step, uint32_t n,
+		      uint64_t *out)
+{
+	struct iovec local, remote[IOV_BATCH];
+
+	for (uint32_t i = 0; i < n;) {
+		uint32_t k = n - i < IOV_BATCH ? n - i : IOV_BATCH;
+		ssize_t got;
+
+		for (uint32_t j = 0; j < k; j++) {
+			remote[j].iov_base = (void *)(uintptr_t)
+					     (addr + (uint64_t)(i + j) * step);
+			remote[j].iov_len = sizeof(uint64_t);
+		}
+		local.iov_base = out + i;
+		local.iov_len = (size_t)k * sizeof(uint64_t);
+		got = process_vm_readv(pid, &local, 1, remote, k, 0);
+		if (got < 0)
+			return -1;
+		if ((size_t)got != local.iov_len) {
+			errno = EFAULT;
+			return -1;
+		}
+		i += k;
+	}
+	return 0;
+}
+
+static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (got < 0)
+		return -1;
+	if ((size_t)got != len) {
+		errno = EFAULT;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- one snapshot ---- */
+
+/* A ring's control blocks, as read (struct pcpu_ring_ctl per buffer). */
+struct ring_view {
+	uint32_t nbufs, flags;
+	uint64_t buf_size;
+	struct pcpu_ring_ctl *ctl;
+};
+
+struct item {
+	char name[PCPU_STAT_NAME_MAX];
+	uint32_t kind;
+	uint64_t addr;
+	int valid;
+	char why[160];
+	int64_t shared;		/* counter: the folded total */
+	uint64_t total;		/* ulong: sum mod 2^64; counter: int64;
+				 * ring: records dropped */
+	uint64_t *vals;		/* nr_copies words */
+	struct ring_view ring;
+};
+
+struct snap {
+	struct pcpu_stat_table h;
+	uint32_t n;
+	struct item *items;
+	uint64_t *words;	/* n * nr_copies */
+	int invalid;		/* items that could not be read */
+	double when;		/* CLOCK_MONOTONIC */
+};
+
+static void snap_free(struct snap *s)
+{
+	for (uint32_t i = 0; s->items && i < s->n; i++)
+		free(s->items[i].ring.ctl);
+	free(s->items);
+	free(s->words);
+	memset(s, 0, sizeof(*s));
+}
+
+static int is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* NUL-terminated within len, printable: the field is usable as is. */
+static int field_ok(const char *f, size_t len)
+{
+	size_t n = strnlen(f, len);
+
+	if (n == len)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isprint((unsigned char)f[i]))
+			return 0;
+	return 1;
+}
+
+static int name_ok(const char *name)
+{
+	size_t n = strnlen(name, PCPU_STAT_NAME_MAX);
+
+	if (n == 0 || n == PCPU_STAT_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) &&
+		    !strchr("_.:/-", name[i]))
+			return 0;
+	return 1;
+}
+
+#define CORRUPT(t, ...)							\
+	fail(EX_CORRUPT, "process %d (%s): corrupt " PCPU_STAT_MAP_NAME	\
+	     " table: " __VA_ARGS__)
+
+/* The header, checked.  Everything later relies on these checks. */
+static int check_header(const struct target *t, const struct pcpu_stat_table *h)
+{
+	uint64_t map = t->map_hi - t->map_lo;
+	int pid = (int)t->pid;
+	const char *c = t->comm;
+
+	if (h->magic != PCPU_STAT_MAGIC)
+		return CORRUPT(t, "bad magic %#" PRIx64, pid, c, h->magic);
+	if (h->version != PCPU_STAT_VERSION)
+		return fail(EX_CORRUPT, "process %d (%s): table version %u, "
+			    "this pcpu-stat (libpercpu %s) reads version %d: "
+			    "use the pcpu-stat of the program's libpercpu",
+			    pid, c, h->version, PCPU_VERSION_STRING,
+			    PCPU_STAT_VERSION);
+	if (h->header_size != sizeof(*h) ||
+	    h->entry_size != sizeof(struct pcpu_stat_entry))
+		return CORRUPT(t, "header size %u, entry size %u", pid, c,
+			       h->header_size, h->entry_size);
+	if ((uint64_t)h->capacity * h->entry_size + h->header_size > map)
+		return CORRUPT(t, "capacity %u does not fit its %" PRIu64
+			       "-byte mapping", pid, c, h->capacity, map);
+	if (h->count > h->capacity)
+		return CORRUPT(t, "%u entries, capacity %u", pid, c, h->count,
+			       h->capacity);
+	if (!is_pow2(h->stride) || h->stride < PCPU_MIN_STRIDE ||
+	    h->stride > PCPU_MAX_STRIDE)
+		return CORRUPT(t, "stride %" PRIu64, pid, c, h->stride);
+	if (h->nr_copies < 1 || h->nr_copies > MAX_COPIES)
+		return CORRUPT(t, "%u copies", pid, c, h->nr_copies);
+	if (h->base & 4095 || h->base >= USER_TOP ||
+	    h->nr_copies * h->stride > USER_TOP - h->base)
+		return CORRUPT(t, "region at %#" PRIx64 ", %u copies of %"
+			       PRIu64 " bytes", pid, c, h->base, h->nr_copies,
+			       h->stride);
+	if ((uint64_t)h->count * h->nr_copies > MAX_WORDS)
+		return CORRUPT(t, "%u entries of %u copies: more than %" PRIu64
+			       " values", pid, c, h->count, h->nr_copies,
+			       MAX_WORDS);
+	if (h->index != PCPU_INDEX_CPU && h->index != PCPU_INDEX_CID)
+		return CORRUPT(t, "index source %u", pid, c, h->index);
+	if (!field_ok(h->backend, sizeof(h->backend)) ||
+	    !field_ok(h->lib_version, sizeof(h->lib_version)))
+		return CORRUPT(t, "backend or version is not a string", pid, c);
+	if (h->counter_size < 24 || h->counter_size > MAX_COUNTER ||
+	    h->counter_deltas_off > h->counter_size - 8 ||
+	    h->counter_batch_off > h->counter_size - 8 ||
+	    h->counter_count_off > h->counter_size - 8 ||
+	    (h->counter_deltas_off | h->counter_batch_off |
+	     h->counter_count_off) & 7)
+		return CORRUPT(t, "struct pcpu_counter layout (%u bytes; "
+			       "offsets %u, %u, %u)", pid, c, h->counter_size,
+			       h->counter_deltas_off, h->counter_batch_off,
+			       h->counter_count_off);
+	return 0;
+}
+
+/* A per-CPU handle of the region described by h: inside copy 0. */
+static int handle_ok(const struct pcpu_stat_table *h, uint64_t a)
+{
+	return a >= h->base && a - h->base <= h->stride - 8 && !(a & 7);
+}
+
+/* The table's header and entries, consistent (same even seq around). */
+static int read_table(const struct target *t, struct snap *s)
+{
+	struct pcpu_stat_entry *e = NULL;
+	uint32_t seq = 0;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		struct pcpu_stat_table again;
+		size_t len;
+
+		if (tries >= SEQ_TRIES) {
+			free(e);
+			return CORRUPT(t, "its change count (%u) stays odd: a "
+				       "change never completes", (int)t->pid,
+				       t->comm, seq);
+		}
+		if (tries)
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		if (read_mem(t->pid, t->map_lo, &s->h, sizeof(s->h))) {
+			free(e);
+			return access_error(t, errno, "cannot read its table");
+		}
+		/* The fields a change leaves alone first: a table that is
+		 * not one is refused at once, not waited for. */
+		ret = check_header(t, &s->h);
+		if (ret) {
+			free(e);
+			return ret;
+		}
+		seq = s->h.seq;
+		if (seq & 1)
+			continue;
+		len = (size_t)s->h.count * sizeof(*e);
+		free(e);
+		e = malloc(len ? len : 1);
+		if (!e)
+			return fail(EX_ERROR, "out of memory");
+		if (len && read_mem(t->pid, t->map_lo + sizeof(s->h), e, len)) {
+			free(e);
+			return access_error(t, errno, "cannot read its table");
+		}
+		if (read_mem(t->pid, t->map_lo, &again, sizeof(again))) {
+			free(e);
+			return access_error(t, errno, "cannot read its table");
+		}
+		if (again.seq == seq)
+			break;
+	}
+	s->n = s->h.count;
+	s->items = calloc(s->n ? s->n : 1, sizeof(*s->items));
+	s->words = calloc((size_t)s->n * s->h.nr_copies + 1, sizeof(uint64_t));
+	if (!s->items || !s->words) {
+		free(e);
+		return fail(EX_ERROR, "out of memory");
+	}
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct item *it = &s->items[i];
+
+		if (!name_ok(e[i].name)) {
+			char bad[4 * PCPU_STAT_NAME_MAX + 1];
+
+			escape(bad, sizeof(bad), e[i].name, sizeof(e[i].name));
+			free(e);
+			return CORRUPT(t, "entry %u: bad name \"%s\"",
+				       (int)t->pid, t->comm, i, bad);
+		}
+		memcpy(it->name, e[i].name, sizeof(it->name));
+		it->kind = e[i].kind;
+		it->addr = e[i].addr;
+		it->vals = s->words + (size_t)i * s->h.nr_copies;
+		if (it->kind == PCPU_STAT_ULONG) {
+			if (!handle_ok(&s->h, it->addr)) {
+				free(e);
+				return CORRUPT(t, "entry %s: %#" PRIx64 " is not "
+					       "a handle of the region",
+					       (int)t->pid, t->comm, it->name,
+					       it->addr);
+			}
+		} else if (it->kind == PCPU_STAT_COUNTER ||
+			   it->kind == PCPU_STAT_RING) {
+			if (!it->addr || it->addr & 7 ||
+			    it->addr >= USER_TOP - MAX_COUNTER) {
+				free(e);
+				return CORRUPT(t, "entry %s: %s address %#"
+					       PRIx64, (int)t->pid, t->comm,
+					       it->name, it->kind ==
+					       PCPU_STAT_RING ? "ring" :
+					       "counter", it->addr);
+			}
+		} else {
+			free(e);
+			return CORRUPT(t, "entry %s: unknown kind %u",
+				       (int)t->pid, t->comm, it->name, it->kind);
+		}
+	}
+	free(e);
+	return 0;
+}
+
+static uint64_t word_at(const unsigned char *p, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
+}
+
+/*
+ * A ring: its shared header (checked as the ring's own reader checks it)
+ * and its control blocks.  Nothing is written: pcpu-stat never consumes.
+ */
+static int read_ring(const struct target *t, struct item *it)
+{
+	struct pcpu_ring_shared sh;
+	struct ring_view *v = &it->ring;
+	uint64_t len;
+
+	if (read_mem(t->pid, it->addr, &sh, sizeof(sh))) {
+		if (errno != EFAULT)
+			return access_error(t, errno, "cannot read a ring");
+		snprintf(it->why, sizeof(it->why), "the ring at %#" PRIx64
+			 " is not mapped (destroyed without pcpu_stat_remove()?)",
+			 it->addr);
+		return 0;
+	}
+	if (sh.magic != PCPU_RING_MAGIC) {
+		snprintf(it->why, sizeof(it->why), "no ring at %#" PRIx64
+			 " (bad magic)", it->addr);
+		return 0;
+	}
+	if (sh.version != PCPU_RING_VERSION) {
+		snprintf(it->why, sizeof(it->why), "ring format version %u, "
+			 "this pcpu-stat reads %d", sh.version,
+			 PCPU_RING_VERSION);
+		return 0;
+	}
+	len = (uint64_t)sh.nbufs * sizeof(struct pcpu_ring_ctl);
+	if (sh.nbufs < 1 || sh.nbufs > MAX_RING_BUFS || !is_pow2(sh.buf_size) ||
+	    sh.buf_size > PCPU_RING_MAX_BUF || sh.ctl_off & 63 ||
+	    sh.ctl_off < sizeof(sh) || sh.total_size > ((uint64_t)1 << 50) ||
+	    sh.ctl_off > sh.total_size || len > sh.total_size - sh.ctl_off) {
+		snprintf(it->why, sizeof(it->why), "the ring's header is "
+			 "inconsistent (%u buffers of %" PRIu64 " bytes, "
+			 "control at %" PRIu64 " of %" PRIu64 ")", sh.nbufs,
+			 sh.buf_size, sh.ctl_off, sh.total_size);
+		return 0;
+	}
+	free(v->ctl);
+	v->ctl = malloc(len);
+	if (!v->ctl)
+		return fail(EX_ERROR, "out of memory");
+	if (read_mem(t->pid, it->addr + sh.ctl_off, v->ctl, len)) {
+		if (errno != EFAULT)
+			return access_error(t, errno, "cannot read a ring");
+		snprintf(it->why, sizeof(it->why), "the ring's control blocks "
+			 "are not mapped");
+		return 0;
+	}
+	v->nbufs = sh.nbufs;
+	v->flags = sh.flags;
+	v->buf_size = sh.buf_size;
+	it->total = 0;
+	for (uint32_t b = 0; b < v->nbufs; b++)
+		it->total += v->ctl[b].discarded;
+	it->valid = 1;
+	return 0;
+}
+
+/* Bytes written to buffer b and not yet consumed (0 if the positions
+ * make no sense: a hostile or damaged ring). */
+static uint64_t ring_unread(const struct ring_view *v, uint32_t b)
+{
+	uint64_t w = v->ctl[b].wpos & ~(uint64_t)1, tail = v->ctl[b].tail;
+
+	return w >= tail && w - tail <= v->buf_size ? w - tail : 0;
+}
+
+/* The values of one item; an item that cannot be read is marked. */
+static int read_item(const struct target *t, const struct pcpu_stat_table *h,
+		     struct item *it)
+{
+	uint64_t handle = it->addr, sum = 0;
+
+	it->valid = 0;
+	if (it->kind == PCPU_STAT_RING)
+		return read_ring(t, it);
+	if (it->kind == PCPU_STAT_COUNTER) {
+		unsigned char c[MAX_COUNTER];
+		int64_t batch;
+
+		if (read_mem(t->pid, it->addr, c, h->counter_size)) {
+			if (errno != EFAULT)
+				return access_error(t, errno, "cannot read a "
+						    "counter");
+			snprintf(it->why, sizeof(it->why), "the counter at %#"
+				 PRIx64 " is not mapped", it->addr);
+			return 0;
+		}
+		handle = word_at(c, h->counter_deltas_off);
+		batch = (int64_t)word_at(c, h->counter_batch_off);
+		it->shared = (int64_t)word_at(c, h->counter_count_off);
+		if (!handle_ok(h, handle) || batch < 1 || batch > INT32_MAX) {
+			snprintf(it->why, sizeof(it->why), "the counter at %#"
+				 PRIx64 " is not initialized (destroyed "
+				 "without pcpu_stat_remove()?)", it->addr);
+			return 0;
+		}
+	}
+	if (read_words(t->pid, handle, h->stride, h->nr_copies, it->vals)) {
+		if (errno != EFAULT)
+			return access_error(t, errno, "cannot read its region");
+		snprintf(it->why, sizeof(it->why), "its copies at %#" PRIx64
+			 " are not mapped", handle);
+		return 0;
+	}
+	for (uint32_t i = 0; i < h->nr_copies; i++)
+		sum += it->vals[i];
+	it->total = it->kind == PCPU_STAT_COUNTER ?
+		    sum + (uint64_t)it->shared : sum;
+	it->valid = 1;
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int snapshot(struct target *t, struct snap *s)
+{
+	int ret;
+
+	for (int tries = 0; tries < SNAP_TRIES; tries++) {
+		struct pcpu_stat_table again;
+
+		snap_free(s);
+		ret = find_table(t);
+		if (!ret)
+			ret = read_table(t, s);
+		for (uint32_t i = 0; !ret && i < s->n; i++)
+			ret = read_item(t, &s->h, &s->items[i]);
+		if (ret)
+			return ret;
+		s->when = now();
+		/* An entry removed while we read it: read all again. */
+		if (read_mem(t->pid, t->map_lo, &again, sizeof(again)))
+			return access_error(t, errno, "cannot read its table");
+		if (again.seq != s->h.seq)
+			continue;
+		s->invalid = 0;
+		for (uint32_t i = 0; i < s->n; i++)
+			s->invalid += !s->items[i].valid;
+		return 0;
+	}
+	return CORRUPT(t, "it changed during each of %d snapshots",
+		       (int)t->pid, t->comm, SNAP_TRIES);
+}
+
+/* ---- output ---- */
+
+/* Totals of the previous snapshot, for rates (refresh mode). */
+static struct prev {
+	char name[PCPU_STAT_NAME_MAX];
+	uint64_t total;
+} *prev;
+static uint32_t nprev;
+static double prev_when;
+
+static int prev_total(const char *name, uint64_t *total)
+{
+	for (uint32_t i = 0; i < nprev; i++)
+		if (!strcmp(prev[i].name, name)) {
+			*total = prev[i].total;
+			return 1;
+		}
+	return 0;
+}
+
+static void keep_prev(const struct snap *s)
+{
+	free(prev);
+	nprev = 0;
+	prev = calloc(s->n ? s->n : 1, sizeof(*prev));
+	if (!prev)
+		return;
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (!s->items[i].valid)
+			continue;
+		memcpy(prev[nprev].name, s->items[i].name, sizeof(prev->name));
+		prev[nprev++].total = s->items[i].total;
+	}
+	prev_when = s->when;
+}
+
+static void fmt_val(char *b, size_t len, const struct item *it, uint64_t v)
+{
+	if (it->kind == PCPU_STAT_COUNTER)
+		snprintf(b, len, "%" PRId64, (int64_t)v);
+	else
+		snprintf(b, len, "%" PRIu64, v);
+}
+
+static void copy_label(char *b, size_t len, const struct snap *s, uint32_t i)
+{
+	if (i == s->h.nr_copies - 1)
+		snprintf(b, len, "spare");
+	else
+		snprintf(b, len, "%s%u",
+			 s->h.index == PCPU_INDEX_CID ? "cid" : "cpu", i);
+}
+
+/* A ring: one line per buffer that was ever written (all with -a). */
+static void print_ring_text(const struct snap *s, const struct item *it)
+{
+	const struct ring_view *v = &it->ring;
+	char b[32];
+
+	if (it->kind != PCPU_STAT_RING)
+		return;
+	if (!it->valid) {
+		printf("ring %s: invalid: %s\n", it->name, it->why);
+		return;
+	}
+	printf("ring %s: %s mode, %u buffers of %" PRIu64 " KiB, %" PRIu64
+	       " records dropped\n", it->name,
+	       v->flags & PCPU_RING_OVERWRITE ? "overwrite" : "discard",
+	       v->nbufs, v->buf_size >> 10, it->total);
+	printf("  %-6s %16s %16s %10s %12s%s\n", "BUF", "WRITTEN", "READ",
+	       "UNREAD", "DROPPED",
+	       v->flags & PCPU_RING_OVERWRITE ? "      RECORDS" : "");
+	for (uint32_t c = 0; c < v->nbufs; c++) {
+		const struct pcpu_ring_ctl *x = &v->ctl[c];
+
+		if (!opt.all && !x->wpos && !x->discarded)
+			continue;
+		if (c == v->nbufs - 1 && v->nbufs == s->h.nr_copies)
+			snprintf(b, sizeof(b), "spare");
+		else
+			snprintf(b, sizeof(b), "%s%u", s->h.index ==
+				 PCPU_INDEX_CID ? "cid" : "cpu", c);
+		printf("  %-6s %16" PRIu64 " %16" PRIu64 " %10" PRIu64 " %12"
+		       PRIu64, b, x->wpos & ~(uint64_t)1, x->tail,
+		       ring_unread(v, c), x->discarded);
+		if (v->flags & PCPU_RING_OVERWRITE)
+			printf(" %12" PRIu64, x->written + x->written_remote);
+		printf("\n");
+	}
+}
+
+static void print_text(const struct target *t, const struct snap *s)
+{
+	unsigned char *show = calloc(s->h.nr_copies, 1);
+	size_t namew = 4, w = 5;
+	char b[32];
+	int rates = opt.refresh && nprev;
+
+	if (!show)
+		return;
+	for (uint32_t c = 0; c < s->h.nr_copies; c++)
+		for (uint32_t i = 0; i < s->n; i++)
+			if (opt.all || (s->items[i].valid &&
+					s->items[i].kind != PCPU_STAT_RING &&
+					s->items[i].vals[c]))
+				show[c] = 1;
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+
+		if (it->kind == PCPU_STAT_RING)
+			continue;
+		if (strlen(it->name) > namew)
+			namew = strlen(it->name);
+		if (!it->valid)
+			continue;
+		fmt_val(b, sizeof(b), it, it->total);
+		if (strlen(b) > w)
+			w = strlen(b);
+		for (uint32_t c = 0; c < s->h.nr_copies; c++) {
+			fmt_val(b, sizeof(b), it, it->vals[c]);
+			if (show[c] && strlen(b) > w)
+				w = strlen(b);
+		}
+	}
+	printf("pid %d (%s): libpercpu %s, backend %s, %u copies of %" PRIu64
+	       " KiB, %u entries\n", (int)t->pid, t->comm, s->h.lib_version,
+	       s->h.backend, s->h.nr_copies, s->h.stride >> 10, s->n);
+	printf("%-*s %*s", (int)namew, "NAME", (int)w, "TOTAL");
+	if (rates)
+		printf(" %12s", "RATE/s");
+	for (uint32_t c = 0; c < s->h.nr_copies; c++) {
+		if (!show[c])
+			continue;
+		copy_label(b, sizeof(b), s, c);
+		printf(" %*s", (int)w, b);
+	}
+	printf("\n");
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+		uint64_t p;
+
+		if (it->kind == PCPU_STAT_RING)
+			continue;
+		printf("%-*s ", (int)namew, it->name);
+		if (!it->valid) {
+			printf("invalid: %s\n", it->why);
+			continue;
+		}
+		fmt_val(b, sizeof(b), it, it->total);
+		printf("%*s", (int)w, b);
+		if (rates) {
+			if (prev_total(it->name, &p) && s->when > prev_when)
+				printf(" %12.1f", (double)(int64_t)(it->total - p) /
+				       (s->when - prev_when));
+			else
+				printf(" %12s", "-");
+		}
+		for (uint32_t c = 0; c < s->h.nr_copies; c++) {
+			if (!show[c])
+				continue;
+			fmt_val(b, sizeof(b), it, it->vals[c]);
+			printf(" %*s", (int)w, b);
+		}
+		if (it->kind == PCPU_STAT_COUNTER)
+			printf("  (counter: %" PRId64 " folded)", it->shared);
+		printf("\n");
+	}
+	free(show);
+	for (uint32_t i = 0; i < s->n; i++)
+		print_ring_text(s, &s->items[i]);
+}
+
+/* A JSON string: names are checked, comm and why are escaped already;
+ * quote and backslash still need escaping. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct target *t, const struct snap *s)
+{
+	struct timespec wall;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	printf("{\"pid\":%d,\"comm\":", (int)t->pid);
+	json_str(t->comm);
+	printf(",\"time\":%lld.%03ld,\"version\":", (long long)wall.tv_sec,
+	       wall.tv_nsec / 1000000);
+	json_str(s->h.lib_version);
+	printf(",\"backend\":");
+	json_str(s->h.backend);
+	printf(",\"index\":\"%s\",\"copies\":%u,\"stride\":%" PRIu64
+	       ",\"entries\":[", s->h.index == PCPU_INDEX_CID ? "cid" : "cpu",
+	       s->h.nr_copies, s->h.stride);
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+		char b[32];
+
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(it->name);
+		printf(",\"kind\":\"%s\"",
+		       it->kind == PCPU_STAT_COUNTER ? "counter" :
+		       it->kind == PCPU_STAT_RING ? "ring" : "ulong");
+		if (!it->valid) {
+			printf(",\"error\":");
+			json_str(it->why);
+			printf("}");
+			continue;
+		}
+		if (it->kind == PCPU_STAT_RING) {
+			const struct ring_view *v = &it->ring;
+
+			printf(",\"mode\":\"%s\",\"buf_size\":%" PRIu64
+			       ",\"dropped\":%" PRIu64 ",\"buffers\":[",
+			       v->flags & PCPU_RING_OVERWRITE ? "overwrite" :
+			       "discard", v->buf_size, it->total);
+			for (uint32_t c = 0; c < v->nbufs; c++)
+				printf("%s{\"written\":%" PRIu64 ",\"read\":%"
+				       PRIu64 ",\"unread\":%" PRIu64
+				       ",\"dropped\":%" PRIu64 ",\"records\":%"
+				       PRIu64 "}", c ? "," : "",
+				       v->ctl[c].wpos & ~(uint64_t)1,
+				       v->ctl[c].tail, ring_unread(v, c),
+				       v->ctl[c].discarded, v->ctl[c].written +
+				       v->ctl[c].written_remote);
+			printf("]}");
+			continue;
+		}
+		fmt_val(b, sizeof(b), it, it->total);
+		printf(",\"total\":%s", b);
+		if (it->kind == PCPU_STAT_COUNTER)
+			printf(",\"folded\":%" PRId64, it->shared);
+		printf(",\"per_copy\":[");
+		for (uint32_t c = 0; c < s->h.nr_copies; c++) {
+			fmt_val(b, sizeof(b), it, it->vals[c]);
+			printf("%s%s", c ? "," : "", b);
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+/* ---- finding the process ---- */
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* Does process pid go by name: its comm, or its argv[0]'s last part? */
+static int named(pid_t pid, const char *name)
+{
+	char buf[4096], *base;
+	ssize_t n = read_proc(pid, "comm", buf, 64);
+
+	if (n > 0) {
+		if (buf[n - 1] == '\n')
+			buf[--n] = 0;
+		/* comm keeps 15 bytes of the name. */
+		if (!strcmp(buf, name) ||
+		    (n == 15 && !strncmp(buf, name, 15)))
+			return 1;
+	}
+	n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	if (n <= 0)
+		return 0;
+	base = strrchr(buf, '/');
+	return !strcmp(base ? base + 1 : buf, name);
+}
+
+static int find_by_name(const char *name, struct target *t)
+{
+	pid_t found[MAX_MATCHES];
+	int n = 0;
+	char list[MAX_MATCHES * 12] = "";
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return fail(EX_ERROR, "cannot open /proc: %s", strerror(errno));
+	while ((d = readdir(dir)) && n < MAX_MATCHES) {
+		long pid;
+
+		if (!all_digits(d->d_name))
+			continue;
+		pid = strtol(d->d_name, NULL, 10);
+		if (pid <= 0 || pid > INT_MAX || pid == getpid())
+			continue;
+		if (named((pid_t)pid, name))
+			found[n++] = (pid_t)pid;
+	}
+	closedir(dir);
+	if (!n)
+		return fail(EX_NOTFOUND, "no process named %s", name);
+	if (n > 1) {
+		for (int i = 0; i < n; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list),
+				 " %d", (int)found[i]);
+		return fail(EX_NOTFOUND, "%d processes are named %s:%s; give a "
+			    "PID", n, name, list);
+	}
+	t->pid = found[0];
+	return 0;
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pcpu-stat [--json] [-a] [-i SECONDS [-n COUNT]] PID|NAME\n"
+		"Show the per-CPU counters and rings a running program registered\n"
+		"with pcpu_stat_counter(), pcpu_stat_ulong() or pcpu_stat_ring():\n"
+		"counters per CPU and summed, rings per buffer.\n"
+		"  -i, --interval SECONDS  refresh every SECONDS (like top)\n"
+		"  -n, --count COUNT       with -i: stop after COUNT snapshots\n"
+		"  -j, --json              one JSON object per snapshot\n"
+		"  -a, --all               every copy, not only those in use\n"
+		"  -V, --version           print the version\n"
+		"Exit: 0 shown, 1 error, 2 not found or not opted in, 3 not\n"
+		"allowed (ptrace rights), 4 invalid table.  See pcpu-stat(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct target t;
+	struct snap s;
+	int c, ret;
+	char *end;
+
+	memset(&t, 0, sizeof(t));
+	memset(&s, 0, sizeof(s));
+	while ((c = getopt_long(argc, argv, "i:n:jahV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			opt.interval = strtod(optarg, &end);
+			if (*end || !(opt.interval > 0) || opt.interval > 86400) {
+				fprintf(stderr, "pcpu-stat: -i %s: seconds, "
+					"more than 0, at most 86400\n", optarg);
+				return EX_ERROR;
+			}
+			opt.refresh = 1;
+			break;
+		case 'n':
+			opt.count = strtol(optarg, &end, 10);
+			if (*end || opt.count < 1) {
+				fprintf(stderr, "pcpu-stat: -n %s: a count "
+					"of 1 or more\n", optarg);
+				return EX_ERROR;
+			}
+			break;
+		case 'j':
+			opt.json = 1;
+			break;
+		case 'a':
+			opt.all = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_SHOWN;
+		case 'V':
+			printf("pcpu-stat (libpercpu) %s\n", PCPU_VERSION_STRING);
+			return EX_SHOWN;
+		default:
+			usage(stderr);
+			return EX_ERROR;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EX_ERROR;
+	}
+	if (all_digits(argv[optind])) {
+		long pid = strtol(argv[optind], NULL, 10);
+
+		if (pid <= 0 || pid > INT_MAX) {
+			fprintf(stderr, "pcpu-stat: %s: not a PID\n",
+				argv[optind]);
+			return EX_ERROR;
+		}
+		t.pid = (pid_t)pid;
+	} else if ((ret = find_by_name(argv[optind], &t))) {
+		fprintf(stderr, "pcpu-stat: %s\n", msg);
+		return ret;
+	}
+	read_comm(&t);
+	for (long n = 0;; n++) {
+		ret = snapshot(&t, &s);
+		if (ret) {
+			fprintf(stderr, "pcpu-stat: %s\n", msg);
+			break;
+		}
+		if (opt.json) {
+			print_json(&t, &s);
+		} else {
+			if (opt.refresh && isatty(STDOUT_FILENO))
+				fputs("\033[H\033[2J", stdout);
+			print_text(&t, &s);
+		}
+		fflush(stdout);
+		ret = s.invalid ? EX_CORRUPT : EX_SHOWN;
+		if (!opt.refresh || (opt.count && n + 1 >= opt.count))
+			break;
+		keep_prev(&s);
+		{
+			struct timespec d = {
+				(time_t)opt.interval,
+				(long)((opt.interval - (double)(time_t)opt.interval) * 1e9)
+			};
+
+			while (nanosleep(&d, &d) && errno == EINTR)
+				;
+		}
+	}
+	snap_free(&s);
+	free(prev);
+	return ret;
+}
