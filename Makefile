@@ -47,6 +47,7 @@ TEST_LIB    := tests/harness.h
 
 EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TOOLS       := $(B)/tools/pcpu-stat
+TOOLS       += $(B)/tools/pcpu-selftest
 
 .PHONY: all lib tools tests static-tests check run-tests bench install uninstall clean vm-check deps
 
@@ -84,6 +85,17 @@ $(B)/tools/%: tools/%.c $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
 
 tools: $(TOOLS)
+
+# pcpu-selftest runs the library's own sequences, ops and critical
+# sections: linked with the static library, so that the installed program
+# needs no libpercpu.so; the static copy goes into the kernel VMs.
+$(B)/tools/pcpu-selftest: tools/pcpu-selftest.c $(STLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STLIB) $(ALL_LDFLAGS)
+
+$(B)/tools-static/pcpu-selftest: tools/pcpu-selftest.c $(STLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -static -o $@ $< $(STLIB) $(ALL_LDFLAGS)
 
 $(STLIB): $(LIB_OBJS)
 	rm -f $@
@@ -136,16 +148,38 @@ $(B)/tests/test_define: ALL_LDFLAGS += -ldl
 $(B)/tests-static/test_define: ALL_CFLAGS += -DT_STATIC
 
 static-tests: $(STATIC_TESTS)
+static-tests: $(B)/tools-static/pcpu-selftest
 
 # The kernel VM harness (vm/), fed with the static test binaries.
 VM_LIB_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS))
 # TCG runs the guest about 20x slower: shrink the stress runs to match.
 VM_GUEST_ENV ?= PCPU_STRESS_SCALE=0.03
+# Run once in every VM: does that kernel keep rseq's promises?
+VM_EXTRA_ABI := $(if $(SANITIZE),,$(B)/tools-static/pcpu-selftest)
+# The AArch64 VM (vm[aarch64]): the library, every test program and
+# pcpu-selftest cross-built static by a sub-make in a directory of their
+# own (make aarch64-static), with aarch64-linux-gnu-gcc.
+AARCH64_B   ?= build/aarch64
+AARCH64_CC  ?= aarch64-linux-gnu-gcc
+ifneq ($(B),$(AARCH64_B))
+VM_AARCH64_TESTS := $(if $(SANITIZE),,$(STATIC_TESTS:$(B)/%=$(AARCH64_B)/%))
+VM_AARCH64_ABI := $(if $(SANITIZE),,$(AARCH64_B)/tools-static/pcpu-selftest)
+endif
 -include vm/vm.mk
 # libFuzzer target for the ring consumer: make fuzz (FUZZ_TIME=seconds).
 -include fuzz/fuzz.mk
 # make bench: our benches and the peers, table, plots, summary.
 -include bench/bench.mk
+
+# The cross compiler first (vm/build-kernel.sh --arch arm64 installs it),
+# then one sub-make builds everything; the files depend on that run.
+.PHONY: aarch64-static
+aarch64-static: | vm-packages-arm64
+	@$(MAKE) --no-print-directory B=$(AARCH64_B) CC=$(AARCH64_CC) \
+		SANITIZE= static-tests
+ifneq ($(strip $(VM_AARCH64_TESTS)),)
+$(VM_AARCH64_TESTS) $(VM_AARCH64_ABI): aarch64-static ;
+endif
 
 check: deps
 	@$(MAKE) --no-print-directory tests $(if $(SANITIZE),,static-tests)

@@ -134,6 +134,33 @@ else
 	done
 fi
 
+# ---- pcpu-selftest: owned by tools/pcpu-selftest.c ----------------------
+# Does the kernel this runs on keep the rseq promises the library relies
+# on? Once on glibc's registration, once on the library's own. Every line
+# it prints is shown: it is the answer to "can I trust this kernel".
+if want pcpu-selftest; then
+	echo "== pcpu-selftest: does this kernel keep rseq's promises?"
+	selftest() {	# NAME ENV...
+		local name=$1 rc
+		shift
+		env "$@" timeout "$TIMEOUT" "$B/tools/pcpu-selftest" >"$log/selftest" 2>&1
+		rc=$?
+		sed 's/^/    /' "$log/selftest"
+		case $rc in
+		0)	result pass "$name" ;;
+		77)	result skip "$name" "$(grep -m1 '^pcpu-selftest: ' "$log/selftest" |
+			sed 's/^pcpu-selftest: //')" ;;
+		*)	result fail "$name" ;;
+		esac
+	}
+	if [ -n "$SANITIZE" ]; then
+		result skip "pcpu-selftest" "instrumented build (SANITIZE=$SANITIZE): it checks the kernel, run it without"
+	else
+		selftest "pcpu-selftest"
+		selftest "pcpu-selftest[own-area]" GLIBC_TUNABLES=glibc.pthread.rseq=0
+	fi
+fi
+
 if want vm; then
 	echo "== kernel VM (ARCH_SET_GS_PERCPU under QEMU)"
 	if [ -n "$SANITIZE" ]; then
@@ -147,8 +174,10 @@ if want vm; then
 		rc=$?
 		# Kernel build or cache, accelerator, boot and run times;
 		# the guest tests' expected/observed lines.
-		grep -E '^(build-kernel|# vm\[[a-z]+\]: )' "$log/vm" | sed 's/^/    /'
+		grep -E '^(build-kernel|# vm\[[a-z0-9]+\]: )' "$log/vm" | sed 's/^/    /'
 		grep -E '^# vm\[.*(expected|total)' "$log/vm" | tail -n 20 | sed 's/^/    /'
+		# pcpu-selftest's verdict in each VM, and any broken promise.
+		grep -E '^# vm\[[a-z0-9]+\] pcpu-selftest: ' "$log/vm" | sed 's/^/    /'
 		while IFS= read -r line; do
 			case $line in
 			PASS:\ *) result pass "${line#PASS: }" ;;

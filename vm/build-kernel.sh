@@ -1,7 +1,7 @@
 #!/bin/bash
 # vm/build-kernel.sh - build (once) the small test kernel for vm/run.sh.
 #
-# Usage: vm/build-kernel.sh [--unpatched | --packages-only]
+# Usage: vm/build-kernel.sh [--arch x86_64|arm64] [--unpatched | --packages-only]
 #
 # Extracts Debian's linux-source-6.12 into a cache directory outside the
 # clone, applies the series kernel/*.patch (all but the cover letter) and
@@ -14,6 +14,15 @@
 # compiler version and the source package's version and size: the second
 # run with the same inputs does not rebuild.
 # Prints the bzImage path as the last line on stdout; progress on stderr.
+#
+# --arch arm64: the AArch64 guest of vm/run.sh --arch aarch64. Built with
+# aarch64-linux-gnu-gcc from tinyconfig + kernel/config-arm64.fragment and
+# no patch (the series is x86 only); prints the path of arch/arm64/boot/
+# Image, cached in the same way (the key also names the architecture and
+# the cross compiler). The same directory gets a static arm64 busybox
+# from Debian's busybox-static, fetched with apt-get into a private state
+# directory under the cache (no foreign architecture is added to the
+# system's dpkg).
 #
 # Environment:
 #   PCPU_CACHE       cache directory (default /var/cache/libpercpu, or
@@ -37,11 +46,40 @@ libelf-dev libssl-dev cpio lz4 xz-utils make gcc gcc-multilib"
 RECIPE=3
 
 variant=patched
-case "${1:-}" in
---unpatched) variant=unpatched ;;
---packages-only) variant= ;;	# install what is missing, build nothing
-"") ;;
-*) echo "usage: $0 [--unpatched | --packages-only]" >&2; exit 2 ;;
+arch=x86_64
+usage() { echo "usage: $0 [--arch x86_64|arm64] [--unpatched | --packages-only]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--arch) [ $# -ge 2 ] || usage; arch=$2; shift ;;
+	--unpatched) variant=unpatched ;;
+	--packages-only) variant=none ;;	# install what is missing, build nothing
+	*) usage ;;
+	esac
+	shift
+done
+[ "$variant" != none ] || variant=
+# What differs per architecture: make's arguments, the image, the fragment.
+case "$arch" in
+x86_64|x86)
+	arch=x86_64 karch=x86_64
+	kmake=(make ARCH=x86_64)
+	kimage=bzImage kimage_src=arch/x86/boot/bzImage
+	kfragment=config.fragment
+	;;
+arm64|aarch64)
+	arch=arm64 karch=arm64
+	kmake=(make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+	kimage=Image kimage_src=arch/arm64/boot/Image
+	kfragment=config-arm64.fragment
+	# The series is x86 only: the arm64 kernel is Debian's source as is.
+	[ "$variant" != patched ] || variant=unpatched
+	# No 32-bit toolchain (gcc-multilib conflicts with the cross compiler)
+	# and no host busybox: the guest's comes from busybox-static:arm64.
+	PKGS="linux-source-6.12 qemu-system-arm gcc-aarch64-linux-gnu \
+libc6-dev-arm64-cross flex bison bc libelf-dev libssl-dev cpio xz-utils \
+make gcc"
+	;;
+*) usage ;;
 esac
 
 log() { echo "build-kernel: $*" >&2; }
@@ -112,6 +150,30 @@ fi
 rm -f "$apt_out"
 trap - EXIT
 [ -n "$variant" ] || exit 0
+
+# A static busybox for the arm64 guest (DIR/busybox): Debian's
+# busybox-static for arm64, downloaded (and signature-checked) by apt-get
+# with arm64 as its only architecture and lists of its own in
+# $CACHE/apt-arm64, so the system's dpkg never learns about arm64.
+fetch_busybox_arm64() {
+	local d=$CACHE/apt-arm64 deb
+	local opts=(-o APT::Architecture=arm64 -o APT::Architectures::=arm64
+		-o Dir::State::Lists="$d/lists" -o Dir::State::Status="$d/status"
+		-o Dir::Cache="$d" -o Dir::Cache::archives="$d/archives")
+
+	mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/deb"
+	touch "$d/status"
+	rm -f "$d"/deb/busybox-static_*.deb
+	if ! apt_run "${opts[@]}" update -q ||
+	   ! (cd "$d/deb" && apt_run "${opts[@]}" download busybox-static); then
+		log "cannot download busybox-static for arm64:"
+		tail -n 15 "$apt_out" | sed 's/^/  apt: /' >&2
+		return 1
+	fi
+	deb=$(echo "$d"/deb/busybox-static_*.deb)
+	dpkg-deb -x "$deb" "$d/x" && cp "$d/x/bin/busybox" "$1/busybox" &&
+		rm -rf "$d/x" && basename "$deb" > "$1/busybox.deb"
+}
 [ -f "$TARBALL" ] || { log "no kernel source at $TARBALL"; exit 1; }
 
 # ---- cache key ---------------------------------------------------------
@@ -132,7 +194,7 @@ fi
 # wait for another one) applies exactly what the key was computed from.
 snap=$(mktemp -d)
 trap 'rm -rf "$snap"' EXIT
-cp "$ROOT/kernel/config.fragment" "$snap/config.fragment"
+cp "$ROOT/kernel/$kfragment" "$snap/config.fragment"
 fragment=$snap/config.fragment
 names=()
 for i in "${!patches[@]}"; do
@@ -145,6 +207,7 @@ key=$( {
 	echo "variant=$variant recipe=$RECIPE"
 	echo "source=$(basename "$TARBALL") version=$srcver size=$(stat -c %s "$TARBALL")"
 	echo "cc=$(gcc --version | head -1)"
+	[ $arch = x86_64 ] || echo "arch=$arch cross=$(aarch64-linux-gnu-gcc --version | head -1)"
 	sed -n '/^# ---- build ----/,$p' "$0"
 	cat "$fragment"
 	for i in "${!patches[@]}"; do echo "patch=${names[$i]}"; cat "${patches[$i]}"; done
@@ -160,19 +223,24 @@ fi
 exec 9> "$CACHE/.lock"
 flock 9	# one build at a time; a waiter finds the result cached
 
-if [ -f "$out/bzImage" ] && [ -x "$out/gen_init_cpio" ]; then
-	log "cached $variant kernel: $out"
-	echo "$out/bzImage"
+if [ -f "$out/$kimage" ] && [ -x "$out/gen_init_cpio" ] &&
+   { [ $arch = x86_64 ] || [ -x "$out/busybox" ]; }; then
+	log "cached $arch $variant kernel: $out"
+	echo "$out/$kimage"
 	exit 0
 fi
 
 # ---- build -------------------------------------------------------------
-log "building $variant kernel in $out (make -j$JOBS; a few minutes)"
+log "building $arch $variant kernel in $out (make -j$JOBS; a few minutes)"
 start=$(date +%s)
 tmp=$out.tmp.$$
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp" "$snap"' EXIT
+if [ $arch = arm64 ]; then
+	apt_out=$tmp/apt.log
+	fetch_busybox_arm64 "$tmp" || exit 1
+fi
 tar -C "$tmp" -xf "$TARBALL"
 src=$(echo "$tmp"/linux-source-*)
 for i in "${!patches[@]}"; do
@@ -181,10 +249,10 @@ for i in "${!patches[@]}"; do
 done
 (
 	cd "$src"
-	make ARCH=x86_64 tinyconfig > "$tmp/build.log" 2>&1
-	ARCH=x86_64 scripts/kconfig/merge_config.sh -m .config "$fragment" \
+	"${kmake[@]}" tinyconfig > "$tmp/build.log" 2>&1
+	ARCH=$karch scripts/kconfig/merge_config.sh -m .config "$fragment" \
 		>> "$tmp/build.log" 2>&1
-	make ARCH=x86_64 olddefconfig >> "$tmp/build.log" 2>&1
+	"${kmake[@]}" olddefconfig >> "$tmp/build.log" 2>&1
 ) || { log "configuration failed, see $tmp/build.log"; tail -20 "$tmp/build.log" >&2; trap 'rm -rf "$snap"' EXIT; exit 1; }
 
 # Every option the fragment asks for must have survived olddefconfig.
@@ -201,13 +269,13 @@ for opt in CONFIG_SCHED_MM_CID=y; do
 done
 [ $bad = 0 ] || { trap 'rm -rf "$snap"' EXIT; log "config check failed (tree kept in $tmp)"; exit 1; }
 
-if ! make -C "$src" ARCH=x86_64 -j"$JOBS" bzImage >> "$tmp/build.log" 2>&1; then
+if ! "${kmake[@]}" -C "$src" -j"$JOBS" "$kimage" >> "$tmp/build.log" 2>&1; then
 	tail -40 "$tmp/build.log" >&2
 	trap 'rm -rf "$snap"' EXIT
 	log "build failed, see $tmp/build.log"
 	exit 1
 fi
-cp "$src/arch/x86/boot/bzImage" "$src/.config" "$tmp/"
+cp "$src/$kimage_src" "$src/.config" "$tmp/"
 gcc -O2 -o "$tmp/gen_init_cpio" "$src/usr/gen_init_cpio.c"
 st=$src/tools/testing/selftests/x86/gs_percpu.c
 if [ -f "$st" ]; then
@@ -227,5 +295,5 @@ mv "$tmp" "$out"
 trap 'rm -rf "$snap"' EXIT
 secs=$(( $(date +%s) - start ))
 echo "$secs" > "$out/build-seconds"
-log "built $variant kernel in ${secs}s: $out/bzImage"
-echo "$out/bzImage"
+log "built $arch $variant kernel in ${secs}s: $out/$kimage"
+echo "$out/$kimage"

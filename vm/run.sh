@@ -15,7 +15,12 @@
 #   --append ARGS     extra kernel command line (e.g. nofsgsbase)
 #   --abi "BINS"      ABI test binaries: run once each
 #   --lib "BINS"      library test binaries: run once per backend
-#   --backends "LIST" backends for --lib (default: gs rseq atomic)
+#   --backends "LIST" backends for --lib (default: gs rseq atomic); an
+#                     entry NAME:K=V,K=V... runs the tests as test[NAME]
+#                     with that environment instead of PCPU_BACKEND=NAME
+#   --arch A          x86_64 (default) or aarch64: QEMU virt machine,
+#                     -cpu max, TCG, console ttyAMA0, the busybox found
+#                     next to the kernel (build-kernel.sh --arch arm64)
 #   --bench "BINS"    benchmarks: run once, output lines starting "BENCH"
 #                     are echoed as "# BENCH[<variant>] ..."
 #   --log PATH        keep the guest console log there
@@ -29,7 +34,7 @@
 set -u
 
 kernel= cpio_tool= variant=fsgsbase append= abi= lib= bench= log= genv=
-backends="gs rseq atomic" timeout=600 smp=4 mem=512M
+backends="gs rseq atomic" timeout=600 smp=4 mem=512M arch=x86_64
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
@@ -45,12 +50,25 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift ;;
 	--smp) smp=$2; shift ;;
 	--mem) mem=$2; shift ;;
+	--arch) arch=$2; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
 
 V="vm[$variant]"
+# The guest's architecture: QEMU binary, machine, console, and CPU model.
+# AArch64 runs under TCG whatever the host offers (no KVM for a foreign
+# architecture); pauth-impdef keeps -cpu max's pointer authentication but
+# with QEMU's fast hash instead of emulating QARMA in software.
+case "$arch" in
+x86_64) qemu=qemu-system-x86_64 qemu_machine=() console=ttyS0 ;;
+aarch64|arm64)
+	arch=aarch64 qemu=qemu-system-aarch64 console=ttyAMA0
+	qemu_machine=(-machine virt)
+	;;
+*) echo "run.sh: unknown --arch $arch" >&2; exit 2 ;;
+esac
 fail=0
 say() { echo "# $*"; }
 result() {	# result PASS|FAIL|SKIP name [reason]
@@ -68,6 +86,7 @@ if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
 fi
 [ -n "$cpio_tool" ] || cpio_tool=$(dirname "$kernel")/gen_init_cpio
 busybox=$(command -v busybox || echo /bin/busybox)
+[ "$arch" = x86_64 ] || busybox=$(dirname "$kernel")/busybox
 for f in "$cpio_tool" "$busybox"; do
 	if [ ! -x "$f" ]; then
 		result FAIL boot
@@ -75,9 +94,9 @@ for f in "$cpio_tool" "$busybox"; do
 		exit 1
 	fi
 done
-if ! command -v qemu-system-x86_64 >/dev/null; then
+if ! command -v "$qemu" >/dev/null; then
 	result FAIL boot
-	say "qemu-system-x86_64 not installed (run vm/build-kernel.sh)"
+	say "$qemu not installed (run vm/build-kernel.sh${qemu_machine:+ --arch arm64})"
 	exit 1
 fi
 
@@ -114,7 +133,7 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 mkdir -p /dev/shm && mount -t tmpfs shm /dev/shm
 echo
-echo "@@BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) fsgsbase=$(grep -q -w fsgsbase /proc/cpuinfo && echo yes || echo no) kernel=$(uname -r)"
+echo "@@BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) fsgsbase=$(grep -q -w fsgsbase /proc/cpuinfo && echo yes || echo no) kernel=$(uname -r) machine=$(uname -m)"
 T=${VM_TEST_TIMEOUT:-300}
 run() {	# run NAME CMD...
 	n=$1; shift
@@ -158,12 +177,17 @@ add_runs abi "" $abi
 for b in $lib; do
 	n=$(basename "$b")
 	if [ ! -x "$b" ]; then
-		for be in $backends; do result FAIL "$n[$be]"; done
+		for be in $backends; do result FAIL "$n[${be%%:*}]"; done
 		say "$b not built"; missing_bins=1; continue
 	fi
 	g=$(add_bin lib "$b")
 	for be in $backends; do
-		echo "run '$n[$be]' env PCPU_BACKEND=$be $g" >> "$init"
+		# NAME:K=V,K=V: a named run with its own environment.
+		case "$be" in
+		*:*) benv=${be#*:}; be=${be%%:*}; benv=${benv//,/ } ;;
+		*) benv=PCPU_BACKEND=$be ;;
+		esac
+		echo "run '$n[$be]' env $benv $g" >> "$init"
 		expected+=("$n[$be]")
 	done
 done
@@ -187,6 +211,9 @@ if [ "$accel" = kvm ]; then
 else
 	cpu=max
 fi
+if [ "$arch" = aarch64 ]; then
+	accel=tcg cpu=max,pauth-impdef=on
+fi
 say "$V: accel=$accel cpu=$cpu smp=$smp mem=$mem append='$append'${VM_QEMU_ARGS:+ qemu: $VM_QEMU_ARGS}"
 
 # ---- boot --------------------------------------------------------------
@@ -194,11 +221,11 @@ t0=$(date +%s.%N)
 # --foreground keeps QEMU in our process group: killing run.sh's group
 # (Ctrl-C, make being stopped) stops the VM too.
 # shellcheck disable=SC2086 # VM_QEMU_ARGS is a list of words
-timeout --foreground "$timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
+timeout --foreground "$timeout" "$qemu" "${qemu_machine[@]}" -accel "$accel" -cpu "$cpu" \
 	${VM_QEMU_ARGS:-} \
 	-smp "$smp" -m "$mem" -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$work/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=5 $append" \
+	-append "console=$console panic=-1 quiet loglevel=5 $append" \
 	< /dev/null > "$log" 2>&1
 qrc=$?
 t1=$(date +%s.%N)
@@ -235,7 +262,12 @@ elif [ -n "$booted" ]; then
 	result PASS kernel-log
 fi
 # The variant must be what was asked for: nofsgsbase really takes the MSR path.
-if [ -n "$booted" ]; then
+if [ -n "$booted" ] && [ "$arch" = aarch64 ]; then
+	case "$booted" in
+	*"machine=aarch64"*) result PASS variant ;;
+	*) result FAIL variant; say "$V: expected machine=aarch64: $booted" ;;
+	esac
+elif [ -n "$booted" ]; then
 	want=yes
 	case " $append " in *" nofsgsbase "*) want=no ;; esac
 	case "$booted" in
@@ -270,6 +302,9 @@ for n in "${expected[@]}"; do
 	# Stress tests print their expected and observed totals: show them.
 	echo "$out" | grep -i 'expected.*observed' | head -5 |
 		sed -e 's/^[A-Za-z0-9_.-]*: //' -e "s/^/# $V $n: /"
+	# pcpu-selftest: the verdict, and every promise the kernel broke.
+	echo "$out" | grep -E '^(verdict: |[a-z-]+ +BROKEN)' |
+		sed "s/^/# $V $n: /"
 done
 
 [ $missing_bins -eq 0 ] || fail=1

@@ -13,6 +13,8 @@
 #              cost (pipe ping-pong) on both, under QEMU -icount (guest
 #              instructions, see VM_BENCH_QEMU_ARGS)
 #   vm-kernel  only build the patched kernel (prints its path)
+#   vm-kernel-arm64  only build the arm64 kernel (prints its path)
+#   vm-aarch64 only the AArch64 boot of vm-check
 #   vm-abi     only build the ABI test binaries
 #   vm-clean   remove $(VM_OUT) (the kernel cache is kept)
 #
@@ -31,6 +33,15 @@
 #                 library test run)
 #   VM_GUEST_ENV  "K=V ..." exported to every test in the guest (e.g. to
 #                 shorten stress tests under emulation)
+#   VM_EXTRA_ABI  more static programs run once in each x86 boot (the top
+#                 Makefile puts pcpu-selftest there)
+#   VM_AARCH64_TESTS  static aarch64 test executables: when set, vm-check
+#                 also boots Debian's 6.12 built for arm64 (vm[aarch64],
+#                 qemu-system-aarch64 -machine virt -cpu max, TCG) and runs
+#                 each once per entry of VM_AARCH64_BACKENDS
+#   VM_AARCH64_ABI  static aarch64 programs run once there (pcpu-selftest)
+#   VM_AARCH64_BACKENDS  default: rseq, rseq by mm_cid, atomic, rseq on
+#                 the library's own registration (see run.sh --backends)
 #
 # Output: one "PASS: vm[<variant>] <name>", "FAIL: ..." or
 # "SKIP: ... (<reason>)" line per test; other lines start with "# ".
@@ -45,6 +56,12 @@ VM_MEM ?= 512M
 VM_TIMEOUT ?= $(shell echo $$((600 + 30 * $(words $(VM_LIB_TESTS)) * $(words $(VM_BACKENDS)))))
 # Environment for every test in the guest, e.g. VM_GUEST_ENV="PCPU_STRESS_SECONDS=1"
 VM_GUEST_ENV ?=
+VM_EXTRA_ABI ?=
+VM_AARCH64_TESTS ?=
+VM_AARCH64_ABI ?=
+VM_AARCH64_BACKENDS ?= rseq rseq-cid:PCPU_BACKEND=rseq,PCPU_INDEX=cid atomic \
+	rseq-own:PCPU_BACKEND=rseq,GLIBC_TUNABLES=glibc.pthread.rseq=0
+VM_AARCH64_TIMEOUT ?= $(shell echo $$((600 + 30 * $(words $(VM_AARCH64_TESTS)) * $(words $(VM_AARCH64_BACKENDS)))))
 VM_CC ?= gcc
 VM_CFLAGS ?= -O2 -g -Wall -Wextra -static -pthread
 VM_BENCH_ROUNDS ?= 5000
@@ -66,6 +83,7 @@ VM_RUN = vm/run.sh --smp $(VM_SMP) --mem $(VM_MEM) --timeout $(VM_TIMEOUT) \
 	 --env "$(VM_GUEST_ENV)"
 
 .PHONY: vm-check vm-bench vm-kernel vm-abi vm-clean vm-packages
+.PHONY: vm-aarch64 vm-kernel-arm64 vm-packages-arm64
 
 vm-abi: $(VM_ABI_BINS) $(VM_BENCH_BINS)
 
@@ -97,20 +115,43 @@ vm-kernel:
 vm-packages:
 	@vm/build-kernel.sh --packages-only
 
+vm-packages-arm64:
+	@vm/build-kernel.sh --arch arm64 --packages-only
+
+vm-kernel-arm64:
+	@vm/build-kernel.sh --arch arm64
+
 # Both boots run even if the first fails; the target fails if either did.
-vm-check: $(VM_ABI_BINS) $(VM_LIB_TESTS)
+vm-check: $(VM_ABI_BINS) $(VM_LIB_TESTS) $(VM_EXTRA_ABI)
 	@k=$$(vm/build-kernel.sh) || exit 1; \
 	st=$$(dirname "$$k")/selftest_gs_percpu; [ -x "$$st" ] || st=; \
 	rc=0; \
 	$(VM_RUN) --kernel "$$k" --variant fsgsbase \
-		--abi "$(VM_ABI_BINS) $$st" --lib "$(strip $(VM_LIB_TESTS))" \
+		--abi "$(VM_ABI_BINS) $$st $(VM_EXTRA_ABI)" --lib "$(strip $(VM_LIB_TESTS))" \
 		--backends "$(VM_BACKENDS)" \
 		--log $(VM_OUT)/console-fsgsbase.log || rc=1; \
 	$(VM_RUN) --kernel "$$k" --variant nofsgsbase --append nofsgsbase \
-		--abi "$(VM_ABI_BINS) $$st" --lib "$(strip $(VM_LIB_TESTS))" \
+		--abi "$(VM_ABI_BINS) $$st $(VM_EXTRA_ABI)" --lib "$(strip $(VM_LIB_TESTS))" \
 		--backends "$(VM_BACKENDS)" \
 		--log $(VM_OUT)/console-nofsgsbase.log || rc=1; \
+	$(if $(strip $(VM_AARCH64_TESTS)),$(VM_AARCH64_BOOT) || rc=1;) \
 	exit $$rc
+
+# The AArch64 boot: its kernel (built once, cached like the x86 one), then
+# every test once per backend entry. A kernel that does not build is a FAIL
+# of vm[aarch64] boot, not the end of vm-check.
+VM_AARCH64_BOOT = { ka=$$(vm/build-kernel.sh --arch arm64) || \
+		{ echo "FAIL: vm[aarch64] boot"; echo "\# vm[aarch64]: no arm64 kernel"; false; } && \
+	$(VM_RUN) --timeout $(VM_AARCH64_TIMEOUT) --arch aarch64 --kernel "$$ka" \
+		--variant aarch64 --abi "$(VM_AARCH64_ABI)" \
+		--lib "$(strip $(VM_AARCH64_TESTS))" \
+		--backends "$(strip $(VM_AARCH64_BACKENDS))" \
+		--log $(VM_OUT)/console-aarch64.log; }
+
+vm-check: $(VM_AARCH64_TESTS) $(VM_AARCH64_ABI)
+
+vm-aarch64: $(VM_AARCH64_TESTS) $(VM_AARCH64_ABI)
+	@$(VM_AARCH64_BOOT)
 
 # Context-switch cost, patched vs unpatched kernel (builds the unpatched
 # kernel on first use). Prints "# BENCH[...]" lines and the ratio.
