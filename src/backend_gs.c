@@ -164,23 +164,38 @@ static int tid_acked(pid_t tid)
  * From /proc/self/task/<tid>/stat: the state after the command name, then
  * the flags (task->flags) five fields later.
  */
-static int tid_runs_user_code(pid_t tid)
+/*
+ * The fields of a /proc stat file after the command name (which may hold
+ * spaces and parentheses: everything up to the last ')'), from field 3
+ * (the state) on; NULL when the file cannot be read.
+ */
+static const char *stat_fields(const char *path, char *buf, size_t len)
 {
-	char path[64], buf[512], *p;
-	unsigned int flags = 0;
-	char state = 0;
-	FILE *f;
+	FILE *f = fopen(path, "re");
 	size_t n;
+	char *p;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	f = fopen(path, "re");
 	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return NULL;
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = 0;
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state,
+	return p ? p + 1 : NULL;
+}
+
+static int tid_runs_user_code(pid_t tid)
+{
+	char path[64], buf[512];
+	const char *p;
+	unsigned int flags = 0;
+	char state = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	if (access(path, F_OK))
+		return 0;	/* gone */
+	p = stat_fields(path, buf, sizeof(buf));
+	if (!p || sscanf(p, " %c %*d %*d %*d %*d %*d %u", &state,
 			 &flags) != 2)
 		return 1;	/* unreadable: assume it does */
 	if (state == 'Z' || state == 'X' || state == 'x')
@@ -341,19 +356,12 @@ static int gs_start(enum pcpu_index index, char *why, size_t len)
 /* Threads of this process, from /proc/self/stat (0: cannot tell). */
 static long nr_threads(void)
 {
-	char buf[1024], *p;
+	char buf[1024];
+	const char *p = stat_fields("/proc/self/stat", buf, sizeof(buf));
 	long n = 0;
-	FILE *f = fopen("/proc/self/stat", "re");
-	size_t len;
 
-	if (!f)
-		return 0;
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = 0;
-	p = strrchr(buf, ')');
-	/* num_threads is field 20; field 3 (state) follows the ')'. */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+	/* num_threads is field 20, 17 after the state. */
+	if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
 			 "%*u %*u %*u %*d %*d %*d %*d %ld", &n) != 1)
 		return 0;
 	return n;
