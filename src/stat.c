@@ -168,7 +168,7 @@ static long find(const struct pcpu_stat_table *t, const char *name)
 static void change_begin(struct pcpu_stat_table *t)
 {
 	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	PCPU__FENCE_REL();	/* the odd count before the entries */
 }
 
 static void change_end(struct pcpu_stat_table *t)
