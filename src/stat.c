@@ -29,6 +29,9 @@
 _Static_assert(sizeof(struct pcpu_stat_entry) == 64, "entry layout");
 _Static_assert(sizeof(struct pcpu_stat_table) == 256, "table layout");
 
+/* The entries follow the header. */
+#define ENTRIES(t)	((struct pcpu_stat_entry *)((t) + 1))
+
 static pthread_mutex_t stat_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pcpu_stat_table *table;
 
@@ -119,9 +122,9 @@ static struct pcpu_stat_table *get_table(void)
 		return NULL;
 	t->version = PCPU_STAT_VERSION;
 	t->header_size = sizeof(*t);
-	t->entry_size = sizeof(t->entries[0]);
+	t->entry_size = sizeof(struct pcpu_stat_entry);
 	t->capacity = (uint32_t)((PCPU_STAT_MAP_SIZE - sizeof(*t)) /
-				 sizeof(t->entries[0]));
+				 sizeof(struct pcpu_stat_entry));
 	t->base = pcpu_base();
 	t->stride = pcpu_stride();
 	t->nr_copies = pcpu_nr_copies();
@@ -159,7 +162,7 @@ static int name_ok(const char *name)
 static long find(const struct pcpu_stat_table *t, const char *name)
 {
 	for (uint32_t i = 0; i < t->count; i++)
-		if (!strcmp(t->entries[i].name, name))
+		if (!strcmp(ENTRIES(t)[i].name, name))
 			return i;
 	return -1;
 }
@@ -197,7 +200,7 @@ static int add(const char *name, uint32_t kind, uint64_t addr, int32_t aux)
 		goto out;
 	}
 	change_begin(t);
-	e = &t->entries[t->count];
+	e = &ENTRIES(t)[t->count];
 	memset(e, 0, sizeof(*e));
 	copy_str(e->name, sizeof(e->name), name);
 	e->kind = kind;
@@ -286,8 +289,8 @@ int pcpu_stat_remove(const char *name)
 	}
 	/* Dense: the last entry moves into the hole. */
 	change_begin(t);
-	t->entries[i] = t->entries[t->count - 1];
-	memset(&t->entries[t->count - 1], 0, sizeof(t->entries[0]));
+	ENTRIES(t)[i] = ENTRIES(t)[t->count - 1];
+	memset(&ENTRIES(t)[t->count - 1], 0, sizeof(struct pcpu_stat_entry));
 	t->count--;
 	change_end(t);
 	ret = 0;

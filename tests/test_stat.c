@@ -143,6 +143,9 @@ struct target {
 	int cmd, ack;		/* pipes to and from it */
 };
 
+/* The table's entries follow its header. */
+#define ENTRIES(t)	((struct pcpu_stat_entry *)((t) + 1))
+
 static unsigned long __pcpu *hits;
 static struct pcpu_counter drops;
 static struct pcpu_ring *ring;		/* 10 records of 16 bytes */
@@ -181,8 +184,8 @@ static void ack(int fd, char c)
  * past the last case. */
 static int corrupt(struct pcpu_stat_table *t, int k)
 {
-	struct pcpu_stat_entry *e = &t->entries[0];	/* "hits" */
-	struct pcpu_stat_entry *c = &t->entries[1];	/* "drops" */
+	struct pcpu_stat_entry *e = &ENTRIES(t)[0];	/* "hits" */
+	struct pcpu_stat_entry *c = &ENTRIES(t)[1];	/* "drops" */
 
 	switch (k) {
 	case 0: t->magic ^= 1; break;
@@ -218,8 +221,8 @@ static int corrupt(struct pcpu_stat_table *t, int k)
 	case 30: t->seq |= 1; break;			/* a change never ends */
 	case 31: memset(t, 0xff, sizeof(*t)); break;
 	case 32: memset(t, 0, sizeof(*t)); break;
-	case 33: t->entries[2].addr = 0x2000; break;	/* the ring */
-	case 34: t->entries[2].addr = (uintptr_t)&drops; break;
+	case 33: ENTRIES(t)[2].addr = 0x2000; break;	/* the ring */
+	case 34: ENTRIES(t)[2].addr = (uintptr_t)&drops; break;
 	default: return 0;
 	}
 	return 1;
@@ -240,7 +243,7 @@ static const char *const corrupt_says[] = {
 static void fuzz(struct pcpu_stat_table *t, unsigned int seed)
 {
 	unsigned char *table = (unsigned char *)t;
-	size_t len = sizeof(*t) + 3 * sizeof(t->entries[0]);
+	size_t len = sizeof(*t) + 3 * sizeof(ENTRIES(t)[0]);
 	int flips = 1 + rand_r(&seed) % 4;
 
 	for (int i = 0; i < flips; i++) {

@@ -97,8 +97,7 @@ struct pcpu_stat_table {		/* 256 bytes, then the entries */
 	uint32_t counter_batch_off;	/* int64_t batch */
 	uint32_t counter_count_off;	/* int64_t count: the folded total */
 	uint64_t reserved[19];
-	struct pcpu_stat_entry entries[];
-};
+};	/* then capacity entries: struct pcpu_stat_entry[capacity] */
 
 /* ---- registration ---- */
 
