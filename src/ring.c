@@ -296,6 +296,10 @@ static int page_busy(struct pcpu_ring *r, uint32_t b, uint64_t pg,
 	if (!seen || (uint64_t)__atomic_load_n(&r->resv[pg],
 					       __ATOMIC_RELAXED) != seen)
 		return 0;
+	/* For TSan: a writer of this CPU may enter the page while we walk
+	 * (it preempted us): what we read is then only a hint, and the
+	 * sequence we run next fails its compare. */
+	PCPU__IGNORE_READS_BEGIN();
 	q = ((seen - 1) << r->buf_shift) |
 	    ((pg & ((UINT64_C(1) << r->pages_shift) - 1)) << r->page_shift);
 	end = q + r->page_size;
@@ -306,13 +310,16 @@ static int page_busy(struct pcpu_ring *r, uint32_t b, uint64_t pg,
 		switch (classify(r->salt, r->page_size, q, w)) {
 		case HDR_RECORD:
 			q += rec_size(w);
-			break;
+			continue;
 		case HDR_PENDING:
+			PCPU__IGNORE_READS_END();
 			return 1;
 		default:
-			return 0;	/* padding: the page is done */
+			break;		/* padding: the page is done */
 		}
+		break;
 	}
+	PCPU__IGNORE_READS_END();
 	return 0;
 }
 
@@ -356,6 +363,9 @@ int pcpu__ring_prepare(struct pcpu_ring *r, struct pcpu_cs *cs,
 	/* A page start not entered on this lap (ring.h, Pages). */
 	if (!room(r, w, pos + rec))
 		return drop(r, b);
+	/* For TSan, which does not see the sequences' stores: what we read
+	 * here (the walk) happens before the writers that follow us. */
+	PCPU__HB_RELEASE(w);
 	lap = pos >> r->buf_shift;
 	pg = ((uint64_t)b << r->pages_shift) +
 	     ((pos & (r->buf_size - 1)) >> r->page_shift);
@@ -592,16 +602,26 @@ static __attribute__((noinline)) int peek_slow(struct pcpu_ring_reader *rd,
 			continue;
 		}
 		/* Acquire: pairs with the writer's release of the record
-		 * (wpos's, or commit's compare-and-swap). */
+		 * (wpos's, or commit's compare-and-swap).  Overwrite mode:
+		 * a newer lap may be writing here (the page word says so,
+		 * below); for TSan, a seqlock read. */
+		if (ow)
+			PCPU__IGNORE_READS_BEGIN();
 		w = __atomic_load_n(hdr_at(rd, c, t), __ATOMIC_ACQUIRE);
+		if (ow)
+			PCPU__IGNORE_READS_END();
 		kind = classify(rd->salt, rd->page_size, t, w);
 		if ((kind == HDR_RECORD || kind == HDR_PENDING) &&
 		    t + rec_size(w) > k->wpos)
 			kind = HDR_BAD;	/* passes what was written */
 		if (kind == HDR_RECORD) {
 			k->w0 = w;
+			if (ow)
+				PCPU__IGNORE_READS_BEGIN();
 			k->ts = __atomic_load_n(hdr_at(rd, c, t) + 1,
 						__ATOMIC_RELAXED);
+			if (ow)
+				PCPU__IGNORE_READS_END();
 			k->tail = t;
 			k->have = 1;
 			if ((t ^ k->pub) >> rd->page_shift)
