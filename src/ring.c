@@ -332,8 +332,8 @@ static int page_busy(struct pcpu_ring *r, uint32_t b, uint64_t pg,
  * the record dropped and counted: no room, or *steps pages stepped over
  * by this call already (a lap of them).
  */
-int pcpu__ring_prepare(struct pcpu_ring *r, struct pcpu_cs *cs,
-		       uint64_t raw, uint64_t rec, unsigned int *steps)
+static int prepare(struct pcpu_ring *r, struct pcpu_cs *cs, uint64_t raw,
+		   uint64_t rec, unsigned int *steps)
 {
 	uint32_t b = cs->cpu;
 	struct pcpu_ring_ctl *w = &r->ctl[b];
@@ -393,6 +393,77 @@ int pcpu__ring_prepare(struct pcpu_ring *r, struct pcpu_cs *cs,
 			(intptr_t *)&r->pages[pg], (intptr_t)(lap + 1),
 			(intptr_t)(raw | 1));
 	return 1;
+}
+
+/*
+ * pcpu_ring_write() and pcpu_ring_reserve() after their inline attempt:
+ * the whole loop, prepare() whenever the fast path cannot place the
+ * record.  The aborts of this loop count towards the spare copy
+ * (cs.h: Progress).
+ */
+int pcpu__ring_write_slow(struct pcpu_ring *r, const void *data,
+			  size_t len)
+{
+	uint64_t rec = PCPU_RING_HDR_SIZE + ROUND_UP(len, 8), raw, pos, h[2];
+	struct pcpu_ring_ctl *w;
+	unsigned int steps = 0;
+	struct pcpu_cs cs;
+
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		w = &r->ctl[cs.cpu];
+		raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
+		if (!pcpu__ring_easy(r, w, raw, rec)) {
+			if (prepare(r, &cs, raw, rec, &steps) < 0)
+				return -1;
+			continue;
+		}
+		pos = raw & ~(uint64_t)7;
+		h[0] = pcpu__ring_word0(r->salt, pos, PCPU_RING_COMMITTED | len);
+		h[1] = pcpu__ring_clock(r);
+		PCPU__HB_ACQUIRE(w);
+		if (pcpu_cs_cmpeqv_trymemcpy2_storev_release(&cs,
+				(intptr_t *)&w->wpos, (intptr_t)raw,
+				pcpu__ring_at(r, cs.cpu, pos), h, sizeof(h),
+				data, len, (intptr_t)(pos + rec)) == PCPU_CS_OK)
+			break;
+	}
+	if (r->flags & PCPU_RING_OVERWRITE)
+		pcpu__ring_count(r, cs, cs.cpu);
+	pcpu__ring_poke(r, cs.cpu, 0);
+	return 0;
+}
+
+void *pcpu__ring_reserve_slow(struct pcpu_ring *r, size_t len)
+{
+	uint64_t rec = PCPU_RING_HDR_SIZE + ROUND_UP(len, 8), raw, pos, h[2];
+	struct pcpu_ring_ctl *w;
+	unsigned int steps = 0;
+	struct pcpu_cs cs;
+	uint64_t pg;
+	char *p;
+
+	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
+		w = &r->ctl[cs.cpu];
+		raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
+		if (!pcpu__ring_easy(r, w, raw, rec)) {
+			if (prepare(r, &cs, raw, rec, &steps) < 0)
+				return NULL;
+			continue;
+		}
+		pos = raw & ~(uint64_t)7;
+		h[0] = pcpu__ring_word0(r->salt, pos, len);
+		h[1] = pcpu__ring_clock(r);
+		p = pcpu__ring_at(r, cs.cpu, pos);
+		pg = ((uint64_t)cs.cpu << r->pages_shift) +
+		     ((pos & (r->buf_size - 1)) >> r->page_shift);
+		PCPU__HB_ACQUIRE(w);
+		if (pcpu_cs_cmpeqv_trystorev_trymemcpy_storev_release(&cs,
+				(intptr_t *)&w->wpos, (intptr_t)raw,
+				&r->resv[pg],
+				(intptr_t)((pos >> r->buf_shift) + 1), p, h,
+				sizeof(h), (intptr_t)(pos + rec)) == PCPU_CS_OK)
+			return p + PCPU_RING_HDR_SIZE;
+	}
 }
 
 /*

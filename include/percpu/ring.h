@@ -330,8 +330,9 @@ void *pcpu_ring_mem(const struct pcpu_ring *r);
 size_t pcpu_ring_mem_size(const struct pcpu_ring *r);
 
 /* Slow paths, out of line (not API). */
-int pcpu__ring_prepare(struct pcpu_ring *r, struct pcpu_cs *cs,
-		       uint64_t raw, uint64_t rec, unsigned int *steps);
+int pcpu__ring_write_slow(struct pcpu_ring *r, const void *data,
+			  size_t len);
+void *pcpu__ring_reserve_slow(struct pcpu_ring *r, size_t len);
 void pcpu__ring_wake(struct pcpu_ring *r, unsigned int buf, int any);
 int pcpu__ring_einval(struct pcpu_ring *r);
 
@@ -435,25 +436,19 @@ PCPU__INLINE void pcpu__ring_poke(struct pcpu_ring *r, unsigned int buf,
 static inline int pcpu_ring_write(struct pcpu_ring *r, const void *data,
 				  size_t len)
 {
-	struct pcpu_cs cs, slow;
 	struct pcpu_ring_ctl *w;
 	uint64_t rec, raw, pos, h[2];
-	unsigned int steps = 0;
+	struct pcpu_cs cs;
 
 	if (PCPU__UNLIKELY(!r || len > r->max_len))
 		return pcpu__ring_einval(r);
+	/* One attempt inline; anything else (the page to enter, pad or
+	 * step over, the space to look up again, a retry) out of line. */
 	rec = PCPU_RING_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
-		w = &r->ctl[cs.cpu];
-		raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
-		if (PCPU__UNLIKELY(!pcpu__ring_easy(r, w, raw, rec))) {
-			/* A copy, so that cs itself stays in registers. */
-			slow = cs;
-			if (pcpu__ring_prepare(r, &slow, raw, rec, &steps) < 0)
-				return -1;
-			cs = slow;
-			continue;
-		}
+	pcpu_cs_begin(&cs);
+	w = &r->ctl[cs.cpu];
+	raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
+	if (PCPU__LIKELY(pcpu__ring_easy(r, w, raw, rec))) {
 		pos = raw & ~(uint64_t)7;
 		h[0] = pcpu__ring_word0(r->salt, pos, PCPU_RING_COMMITTED | len);
 		h[1] = pcpu__ring_clock(r);
@@ -464,13 +459,14 @@ static inline int pcpu_ring_write(struct pcpu_ring *r, const void *data,
 				(intptr_t *)&w->wpos, (intptr_t)raw,
 				pcpu__ring_at(r, cs.cpu, pos), h, sizeof(h),
 				data, len, (intptr_t)(pos + rec)) ==
-				 PCPU_CS_OK))
-			break;
+				 PCPU_CS_OK)) {
+			if (r->flags & PCPU_RING_OVERWRITE)
+				pcpu__ring_count(r, cs, cs.cpu);
+			pcpu__ring_poke(r, cs.cpu, 0);
+			return 0;
+		}
 	}
-	if (r->flags & PCPU_RING_OVERWRITE)
-		pcpu__ring_count(r, cs, cs.cpu);
-	pcpu__ring_poke(r, cs.cpu, 0);
-	return 0;
+	return pcpu__ring_write_slow(r, data, len);
 }
 
 /*
@@ -488,10 +484,9 @@ static inline int pcpu_ring_write(struct pcpu_ring *r, const void *data,
  */
 static inline void *pcpu_ring_reserve(struct pcpu_ring *r, size_t len)
 {
-	struct pcpu_cs cs, slow;
 	struct pcpu_ring_ctl *w;
 	uint64_t rec, raw, pos, h[2], pg;
-	unsigned int steps = 0;
+	struct pcpu_cs cs;
 	char *p;
 
 	if (PCPU__UNLIKELY(!r || len > r->max_len)) {
@@ -499,16 +494,10 @@ static inline void *pcpu_ring_reserve(struct pcpu_ring *r, size_t len)
 		return NULL;
 	}
 	rec = PCPU_RING_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
-	for (pcpu_cs_begin(&cs);; pcpu_cs_next(&cs)) {
-		w = &r->ctl[cs.cpu];
-		raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
-		if (PCPU__UNLIKELY(!pcpu__ring_easy(r, w, raw, rec))) {
-			slow = cs;
-			if (pcpu__ring_prepare(r, &slow, raw, rec, &steps) < 0)
-				return NULL;
-			cs = slow;
-			continue;
-		}
+	pcpu_cs_begin(&cs);
+	w = &r->ctl[cs.cpu];
+	raw = __atomic_load_n(&w->wpos, __ATOMIC_RELAXED);
+	if (PCPU__LIKELY(pcpu__ring_easy(r, w, raw, rec))) {
 		pos = raw & ~(uint64_t)7;
 		h[0] = pcpu__ring_word0(r->salt, pos, len);
 		h[1] = pcpu__ring_clock(r);
@@ -525,6 +514,7 @@ static inline void *pcpu_ring_reserve(struct pcpu_ring *r, size_t len)
 			PCPU_CS_OK))
 			return p + PCPU_RING_HDR_SIZE;
 	}
+	return pcpu__ring_reserve_slow(r, len);
 }
 
 /*
