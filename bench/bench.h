@@ -119,6 +119,7 @@ struct bench_thread {
 	int tid;
 	long iters;
 	int failed;
+	double t0, t1;		/* this thread's loop, seconds */
 };
 
 static inline int bench_gs_pinned(void)
@@ -142,9 +143,11 @@ static void *bench_thread_main(void *arg)
 	if (t->b->thread_init)
 		t->b->thread_init(t->b->ctx, t->tid);
 	pthread_barrier_wait(t->start);
+	t->t0 = bench_now();
 	t->b->loop(t->b->ctx, t->tid, t->iters);
 	if (t->b->thread_fini)
 		t->b->thread_fini(t->b->ctx, t->tid);
+	t->t1 = bench_now();
 	return NULL;
 }
 
@@ -204,18 +207,19 @@ static inline double bench_once(const struct bench *b, long iters)
 
 	pthread_barrier_init(&start, NULL, (unsigned int)b->threads + 1);
 	for (int i = 0; i < b->threads; i++) {
-		t[i] = (struct bench_thread){ b, &start, i, iters, 0 };
+		t[i] = (struct bench_thread){
+			.b = b, .start = &start, .tid = i, .iters = iters,
+		};
 		pthread_create(&th[i], NULL, bench_thread_main, &t[i]);
 	}
 	__atomic_store_n(&bench_stop, 0, __ATOMIC_RELAXED);
 	pthread_barrier_wait(&start);
-	t0 = bench_now();
 	if (b->ops_done) {
-		double d = t0 + bench_deadline_secs();
 		struct timespec ts;
+		double d;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		d = ts.tv_sec + ts.tv_nsec * 1e-9 + (d - bench_now());
+		d = ts.tv_sec + ts.tv_nsec * 1e-9 + bench_deadline_secs();
 		ts.tv_sec = (time_t)d;
 		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
 		for (; joined < b->threads; joined++)
@@ -225,9 +229,17 @@ static inline double bench_once(const struct bench *b, long iters)
 	}
 	for (int i = joined; i < b->threads; i++)
 		pthread_join(th[i], NULL);
-	for (int i = 0; i < b->threads; i++)
+	/* From the first thread's start to the last one's end, as the
+	 * threads saw them: the main thread may be preempted right after
+	 * the barrier (a loaded machine), and its own clock would then miss
+	 * part or all of the run. */
+	t0 = t[0].t0;
+	t1 = t[0].t1;
+	for (int i = 0; i < b->threads; i++) {
 		failed |= t[i].failed;
-	t1 = bench_now();
+		t0 = t[i].t0 < t0 ? t[i].t0 : t0;
+		t1 = t[i].t1 > t1 ? t[i].t1 : t1;
+	}
 	pthread_barrier_destroy(&start);
 	free(t);
 	free(th);
@@ -276,13 +288,47 @@ static inline double bench_timed(const struct bench *b, long iters,
 	return secs;
 }
 
+/*
+ * BENCH_ONLY=counter,cache: run only the benches whose name starts with
+ * one of these.  run.sh measures one family of benches at a time with
+ * every program (ours, then the peers), so that rows compared with each
+ * other are measured minutes apart at most, not across the whole run:
+ * on a shared machine the load changes in between.
+ */
+static inline int bench_selected(const char *name)
+{
+	const char *s = getenv("BENCH_ONLY");
+
+	if (!s || !*s)
+		return 1;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+
+		if (n && !strncmp(name, s, n))
+			return 1;
+		s += n;
+		s += *s == ',';
+	}
+	return 0;
+}
+
+/* How much longer a run must be to last the target: at most 100x per
+ * step, so that one absurd timing cannot ask for a run of minutes. */
+static inline double bench_scale(double secs)
+{
+	double f = bench_target() / (secs > 1e-6 ? secs : 1e-6);
+
+	return f < 100 ? f : 100;
+}
+
 static inline int bench_run_one(const struct bench *b)
 {
 	double ns[BENCH_REPS], secs;
 	long iters = 16, ops, total = 0, lost = 0;
 	int group = b->group > 0 ? b->group : 1, stopped = 0;
 
-	if (b->threads < group || b->threads % group)
+	if (b->threads < group || b->threads % group ||
+	    !bench_selected(b->bench))
 		return 0;
 	/* Calibrate: grow until a run takes a tenth of the target.  The
 	 * first run is short: an op that convoys may take milliseconds. */
@@ -297,7 +343,7 @@ static inline int bench_run_one(const struct bench *b)
 	/* Scale by the ops really done (a stopped run did fewer). */
 	iters = (long)((double)ops / (b->threads / group) /
 		       (b->ops_per_iter > 0 ? b->ops_per_iter : 1) *
-		       (bench_target() / secs));
+		       bench_scale(secs));
 	if (iters < 1)
 		iters = 1;
 	stopped = 0;
@@ -311,7 +357,7 @@ static inline int bench_run_one(const struct bench *b)
 		 * hit a stall this one did not) is measured again, longer:
 		 * short runs would hide how often the op stalls. */
 		if (secs < bench_target() / 3 && retry < 4) {
-			iters = (long)(iters * (bench_target() / secs));
+			iters = (long)(iters * bench_scale(secs));
 			retry++;
 			continue;
 		}
