@@ -372,6 +372,11 @@ static long nr_threads(void)
  * now on) with the stride pcpu_init() will choose unless told otherwise.
  * Only on a kernel with the feature, only when the gs backend may run, and
  * never fatal: pcpu_init() checks and falls back to the broadcast.
+ *
+ * Not once pcpu_init() has run: in a static program the constructors with
+ * a priority (PCPU_DEFINE's, and the early one that picks the stride) run
+ * before this one, and striping again here with the default stride would
+ * undo what gs_start() set for the stride the region really has.
  */
 __attribute__((constructor)) static void gs_at_load(void)
 {
@@ -381,6 +386,8 @@ __attribute__((constructor)) static void gs_at_load(void)
 	int saved = errno;
 
 	if ((bk && *bk && strcmp(bk, "gs")) || (at_load && !strcmp(at_load, "0")))
+		return;
+	if (pcpu__k_slow())
 		return;
 	arg[1] = pcpu__env_stride();
 	if (!arg[1])

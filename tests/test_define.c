@@ -58,6 +58,7 @@ void *dso_handle(void)
 #ifndef T_STATIC
 #include <dlfcn.h>
 #endif
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #define T_STRIDE	((size_t)2 << 20)
@@ -72,27 +73,76 @@ PCPU_DEFINE_STATIC(struct pair, t_pair);
 PCPU_DEFINE_STATIC(unsigned char[100], t_bytes);
 PCPU_DECLARE(long, t_hits);		/* as another file would */
 
+static struct pcpu_params t_params = { .stride = T_STRIDE };
+
 /*
  * Runs before the definitions' constructors: the documented way to pick
- * the stride.  Also the harness's backend selection (skip when the
- * backend asked for does not exist here).
+ * the stride.  Also the harness's backend selection: a backend that does
+ * not exist here is a skip, found now, as the definitions' constructors
+ * would abort without it.
+ *
+ * Not with t_init(), which calls exit(): in a static program exit() from
+ * a constructor that runs before those without a priority aborts (the
+ * unwinder's frame tables, registered by one of those, are deregistered
+ * at exit).  _exit() after flushing what we said; main() runs t_init().
  */
 __attribute__((constructor(PCPU_DEFINE_PRIORITY - 1)))
 static void early_init(void)
 {
-	struct pcpu_params p = { .stride = T_STRIDE };
+	int err;
 
 	if (getenv("PCPU_STRIDE"))
-		p.stride = 0;
-	t_init(&p);
+		t_params.stride = 0;
+	if (!pcpu_init(&t_params))
+		return;
+	err = errno;
+	if (err == ENODEV)
+		printf("skip: %s\n", pcpu_init_error());
+	else
+		printf("pcpu_init: %s (%s)\n", strerror(err),
+		       pcpu_init_error());
+	fflush(stdout);
+	_exit(err == ENODEV ? T_SKIP : 1);
 }
 
 #define THREADS	4
 #define PER_THREAD	100000
 
+/*
+ * Under gs, the stride the kernel stripes this thread with (0: not
+ * striped, or not gs on x86_64).  It must be the region's: with another
+ * one, ops on CPU n land at n * that stride, in another copy or between
+ * allocations, and counts go missing.
+ */
+static unsigned long gs_stride(void)
+{
+#if defined(__x86_64__)
+	unsigned long arg[2] = { 0, 0 };
+
+	if (!strcmp(pcpu_backend_name(), "gs") &&
+	    !syscall(SYS_arch_prctl, PCPU_ARCH_GET_GS_PERCPU, arg) && !arg[0])
+		return arg[1];
+#endif
+	return 0;
+}
+
+static int gs_stride_bad;
+
+static void check_gs_stride(const char *who)
+{
+	unsigned long s = gs_stride();
+
+	if (strcmp(pcpu_backend_name(), "gs") || s == pcpu_stride())
+		return;
+	__atomic_fetch_add(&gs_stride_bad, 1, __ATOMIC_RELAXED);
+	fprintf(stderr, "%s: the kernel stripes with stride %lu, the region "
+		"has %zu\n", who, s, pcpu_stride());
+}
+
 static void *bump(void *arg)
 {
 	(void)arg;
+	check_gs_stride("thread");
 	for (int i = 0; i < PER_THREAD; i++) {
 		this_cpu_inc(t_hits);
 		this_cpu_add(&t_pair->v, 2);
@@ -125,10 +175,14 @@ static void check_program_vars(void)
 			CHECK((*pcpu_ptr(t_bytes, cpu))[i] == 0,
 			      "byte %d of copy %u not zero", i, cpu);
 	}
+	check_gs_stride("main thread");
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&th[i], NULL, bump, NULL);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
+	CHECK(!gs_stride_bad, "%d thread(s) striped with another stride than "
+	      "the region's: the load-time striping ran after pcpu_init()",
+	      gs_stride_bad);
 	pcpu_for_each_cpu(cpu) {
 		hits += *pcpu_ptr(t_hits, cpu);
 		pairs += pcpu_ptr(t_pair, cpu)->v;
@@ -217,14 +271,19 @@ static void check_dso(void)
  */
 static void check_failure(void)
 {
-#ifndef T_STATIC
+#ifdef T_STATIC
+	printf("stride full: skipped (static build, no dlopen)\n");
+#else
 	char path[4096], out[1024] = "";
 	int fd[2], status;
 	ssize_t n;
 	pid_t pid;
 
-	if (dso_path(path, sizeof(path)))
+	if (dso_path(path, sizeof(path))) {
+		printf("stride full: skipped (no define_dso.so next to the "
+		       "program)\n");
 		return;
+	}
 	if (pipe(fd))
 		return;
 	pid = fork();
@@ -252,6 +311,7 @@ static void check_failure(void)
 
 int main(void)
 {
+	t_init(&t_params);	/* initialized already: reports, checks */
 	check_program_vars();
 	check_dso();
 	check_failure();
