@@ -484,6 +484,19 @@ int pcpu_gs_pin_thread(int cpu)
 		errno = EINVAL;
 		return -1;
 	}
+	/*
+	 * The load-time striping (PCPU_BACKEND=gs, then pcpu_init() asking
+	 * for gs-pinned) is inherited by this thread, and a wrgsbase of this
+	 * CPU's slot does not switch it off: the kernel would keep moving
+	 * the base with the thread and a move behind our back would go
+	 * unnoticed.  ARCH_SET_GS switches it off and writes the base.
+	 */
+	if (load_stride) {
+		if (arch_prctl(ARCH_SET_GS,
+			       (void *)((uintptr_t)now << pcpu__rt.shift)))
+			return -1;
+		return now;
+	}
 	pcpu_arch_wrgsbase((uintptr_t)now << pcpu__rt.shift);
 	return now;
 }

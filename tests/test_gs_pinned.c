@@ -3,9 +3,13 @@
  * The gs-pinned backend (no kernel patch, user FSGSBASE): a thread that is
  * not pinned is refused, pinned threads' ops land in their CPU's copy as
  * one %gs-relative instruction each, a thread moved after pinning is
- * detected, and threads >= 8x CPUs pinned round-robin count exactly.
+ * detected (also when PCPU_BACKEND=gs striped the process at load: pinning
+ * turns the kernel's striping off), and threads >= 8x CPUs pinned
+ * round-robin count exactly.
  */
 #include "stress.h"
+
+#include <sys/syscall.h>
 
 static struct stress s;
 static long per_thread;
@@ -29,10 +33,15 @@ static void *worker(void *p)
 static void *moved(void *p)
 {
 	long *x = (long *)p;
+	unsigned long arg[2];
 	cpu_set_t set;
 
 	if (pcpu_gs_pin_thread(0) != 0)
 		return (void *)1;
+	/* Pinned means the kernel no longer moves the base with the thread
+	 * (PCPU_BACKEND=gs striped the process at load): a move must show. */
+	if (!syscall(SYS_arch_prctl, PCPU_ARCH_GET_GS_PERCPU, arg))
+		return (void *)4;
 	this_cpu_add(x, 5);
 	if (*pcpu_ptr(x, 0) != 5 || pcpu_gs_check_thread())
 		return (void *)2;
