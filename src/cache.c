@@ -178,6 +178,7 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 	c->shift = log2_exact(stride);
 	c->recip = c->shift ? 0 : UINT64_MAX / stride + 1;
 	c->limit = max_objects * stride;
+	c->nobj = max_objects;
 	c->capacity = capacity;
 	c->cookie = pick_cookie();
 	d->max = max_objects;

@@ -29,6 +29,64 @@ static void census(struct pcpu_cache *c, uint64_t allocated, const char *what)
 	      "%s: census does not add up", what);
 }
 
+/*
+ * Every kind of pointer that is not an object's start is refused with
+ * EINVAL and changes nothing, for a power-of-two stride (the rotated
+ * one-comparison check) and for others (the reciprocal): just below the
+ * objects, one past the last, the last byte, every interior offset of
+ * the first and last objects, tiny and huge addresses.
+ */
+static void bad_pointers(size_t size, size_t align, size_t max)
+{
+	struct pcpu_cache *c = pcpu_cache_create(size, align, max, 0);
+	struct pcpu_cache_stats st;
+	uint64_t created;
+	char *base, *end;
+	void *o;
+	int refused = 0, tried = 0;
+
+	CHECK(c != NULL, "create %zu/%zu: %s", size, align, strerror(errno));
+	if (!c)
+		return;
+	o = pcpu_cache_alloc(c);
+	CHECK(o != NULL, "alloc");
+	base = c->base;
+	end = base + c->limit;
+	const uintptr_t bad[] = {
+		(uintptr_t)base - c->stride, (uintptr_t)base - 1,
+		(uintptr_t)base - 8, (uintptr_t)end, (uintptr_t)end - 1,
+		(uintptr_t)end + c->stride, 8, 64, 4096,
+		UINTPTR_MAX - 7, UINTPTR_MAX & ~(uintptr_t)4095,
+		(uintptr_t)base + ((uintptr_t)1 << 63),
+	};
+	CHECK(pcpu_cache_stats(c, &st) == 0, "stats");
+	created = st.created;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		tried++;
+		refused += pcpu_cache_free(c, (void *)bad[i]) == -1 &&
+			   errno == EINVAL;
+	}
+	for (size_t off = 8; off < c->stride; off += 8) {
+		tried += 2;
+		errno = 0;
+		refused += pcpu_cache_free(c, base + off) == -1 &&
+			   errno == EINVAL;
+		errno = 0;
+		refused += pcpu_cache_free(c, end - c->stride + off) == -1 &&
+			   errno == EINVAL;
+	}
+	printf("bad pointers, size %zu align %zu (stride %zu): %d of %d "
+	       "refused with EINVAL (expected all)\n", size, align, c->stride,
+	       refused, tried);
+	CHECK(refused == tried, "%d of %d bad pointers accepted",
+	      tried - refused, tried);
+	CHECK(pcpu_cache_stats(c, &st) == 0 && st.created == created &&
+	      st.allocated == 1, "a refused free changed the census");
+	CHECK(pcpu_cache_free(c, o) == 0, "the real free");
+	CHECK(pcpu_cache_destroy(c) == 0, "destroy");
+}
+
 int main(void)
 {
 	enum { MAX = 1000, CAP = 16 };
@@ -48,6 +106,11 @@ int main(void)
 	      errno == EINVAL, "max too large");
 	CHECK(pcpu_cache_destroy(NULL) == -1 && errno == EINVAL, "destroy NULL");
 	CHECK(!pcpu_cache_alloc(NULL) && errno == EINVAL, "alloc NULL");
+	bad_pointers(64, 0, 100);
+	bad_pointers(24, 8, 100);
+	bad_pointers(8, 8, 1000);
+	bad_pointers(4096, 4096, 10);
+	bad_pointers(100, 4, 1000);
 
 	c = pcpu_cache_create(24, 64, MAX, CAP);
 	CHECK(c != NULL, "create: %s", strerror(errno));

@@ -43,8 +43,9 @@
  * Bad frees.  Objects are carved from one address range reserved at
  * creation (max_objects * object stride, MAP_NORESERVE: pages are
  * committed on first use), so a foreign pointer is a range check and an
- * interior one an alignment check (a multiplication by the stride's
- * reciprocal when it is not a power of two).  A double free is caught the
+ * interior one an alignment check: for a power-of-two stride both are one
+ * comparison of the rotated offset (pcpu__cache_owns()), otherwise a
+ * multiplication by the stride's reciprocal.  A double free is caught the
  * way glibc's tcache catches it: a free writes the cache's random cookie
  * into the object's first word and an allocation clears it, so a free
  * that finds the cookie already there is suspect, and the slow path
@@ -95,6 +96,7 @@ struct pcpu_cache {
 	char *base;			/* object 0 */
 	size_t stride;			/* size rounded to the alignment */
 	size_t limit;			/* max_objects * stride */
+	uint64_t nobj;			/* max_objects */
 	uint64_t recip;			/* ceil(2^64 / stride), see index() */
 	unsigned int shift;		/* log2(stride) if a power of 2, or 0 */
 	unsigned int capacity;		/* per-CPU slab bound */
@@ -158,6 +160,25 @@ PCPU__INLINE int pcpu__cache_aligned(const struct pcpu_cache *c,
 }
 
 /*
+ * Is obj one of c's objects (in range and at an object's start)?  For a
+ * power-of-two stride (shift 3 .. 23) one comparison does both: the
+ * offset rotated right by shift is the index when it is aligned, and when
+ * it is not its low bits land in the top bits, far above nobj (at most
+ * 2^32); a pointer below base wraps to an offset whose top bits are set,
+ * just as far above.
+ */
+PCPU__INLINE int pcpu__cache_owns(const struct pcpu_cache *c,
+				  const void *obj)
+{
+	uint64_t off = (uint64_t)((const char *)obj - c->base);
+	unsigned int s = c->shift;
+
+	if (PCPU__LIKELY(s))
+		return ((off >> s) | (off << (64 - s))) < c->nobj;
+	return off < c->limit && pcpu__cache_aligned(c, off);
+}
+
+/*
  * pcpu_cache_alloc - an object, from this CPU's slab when it has one.
  * Contents are undefined (whatever the last owner left).  Returns the
  * object, or NULL with errno ENOMEM (max_objects are all allocated, or
@@ -210,14 +231,11 @@ PCPU__INLINE int pcpu_cache_free(struct pcpu_cache *c, void *obj)
 {
 	struct pcpu_cs cs;
 	struct pcpu__cache_slab *s;
-	uint64_t off;
 	intptr_t n;
 
 	if (!obj)
 		return 0;
-	off = (uint64_t)((char *)obj - (c ? c->base : (char *)obj));
-	if (PCPU__UNLIKELY(!c || off >= c->limit ||
-			   !pcpu__cache_aligned(c, off)))
+	if (PCPU__UNLIKELY(!c || !pcpu__cache_owns(c, obj)))
 		goto bad;
 	/* One of our objects, whatever the compiler saw the caller pass
 	 * (a foreign pointer never gets here; say so, or it warns). */
