@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "internal.h"
 
 #define GRANULE		8
@@ -110,30 +111,62 @@ static int setup_locked(void)
 	return 0;
 }
 
+/* Free bytes and the largest free extent, for a full region's message. */
+static size_t free_bytes_locked(void)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < free_list.n; i++)
+		sum += free_list.v[i].len;
+	return sum;
+}
+
+static size_t largest_free_locked(void)
+{
+	size_t best = 0;
+
+	for (size_t i = 0; i < free_list.n; i++)
+		if (free_list.v[i].len > best)
+			best = free_list.v[i].len;
+	return best;
+}
+
 void *pcpu_alloc(size_t size, size_t align)
 {
 	size_t i, start = 0, len;
 	void *ret = NULL;
 
-	if (pcpu__ensure_init())
+	pcpu__error_clear();
+	if (pcpu__ensure_init()) {
+		pcpu__error(errno, "pcpu_alloc: the library could not "
+			    "initialize: %s", pcpu_init_error());
 		return NULL;
+	}
 	if (!align)
 		align = _Alignof(max_align_t);
 	if (!size || align & (align - 1) || align > (size_t)getpagesize()) {
-		errno = EINVAL;
+		pcpu__error(EINVAL, !size ? "pcpu_alloc: size 0" :
+			    "pcpu_alloc: align %zu: must be a power of two "
+			    "no larger than the page size (%d)", align,
+			    getpagesize());
 		return NULL;
 	}
 	if (align < GRANULE)
 		align = GRANULE;
 	if (size > pcpu_stride()) {
-		errno = ENOMEM;
+		pcpu__error(ENOMEM, "pcpu_alloc: %zu bytes is more than the "
+			    "stride (%zu bytes per CPU): initialize with a "
+			    "larger one (pcpu_init() params.stride, or "
+			    "PCPU_STRIDE) before the first allocation",
+			    size, pcpu_stride());
 		return NULL;
 	}
 	len = (size + GRANULE - 1) & ~(size_t)(GRANULE - 1);
 
 	pthread_mutex_lock(&lock);
 	if (setup_locked() || reserve(&free_list, 1) || reserve(&live, 1)) {
-		errno = ENOMEM;
+		pcpu__error(ENOMEM, "pcpu_alloc: no memory for the "
+			    "allocator's own lists");
 		goto out;
 	}
 	for (i = 0; i < free_list.n; i++) {
@@ -144,7 +177,12 @@ void *pcpu_alloc(size_t size, size_t align)
 			break;
 	}
 	if (i == free_list.n) {
-		errno = ENOMEM;
+		pcpu__error(ENOMEM, "pcpu_alloc: %zu bytes aligned to %zu do "
+			    "not fit: %zu of the stride's %zu bytes are free, "
+			    "the largest free piece is %zu; free handles, or "
+			    "initialize with a larger stride (PCPU_STRIDE)",
+			    len, align, free_bytes_locked(),
+			    pcpu_stride(), largest_free_locked());
 		goto out;
 	}
 	/* Carve [start, start + len) out of extent i. */
@@ -265,19 +303,28 @@ int pcpu_free(void *p)
 	size_t off, len, i, fo, fl;
 	int ret = -1;
 
+	pcpu__error_clear();
 	if (!p)
 		return 0;
 	pthread_mutex_lock(&lock);
 	if (!ready || (uintptr_t)p < pcpu_base() ||
-	    (uintptr_t)p >= pcpu_base() + pcpu_stride())
-		goto bad;
+	    (uintptr_t)p >= pcpu_base() + pcpu_stride()) {
+		pcpu__error(EINVAL, "pcpu_free: %p is not a per-CPU handle "
+			    "(outside the region's first copy)", p);
+		goto out;
+	}
 	off = (uintptr_t)p - pcpu_base();
 	i = lower_bound(&live, off);
-	if (i == live.n || live.v[i].off != off)
-		goto bad;
+	if (i == live.n || live.v[i].off != off) {
+		pcpu__error(EINVAL, "pcpu_free: %p (offset %zu) is not the "
+			    "start of a live allocation: freed already, "
+			    "never allocated, or inside one", p, off);
+		goto out;
+	}
 	len = live.v[i].len;
 	if (reserve(&free_list, 1)) {
-		errno = ENOMEM;
+		pcpu__error(ENOMEM, "pcpu_free: no memory for the "
+			    "allocator's own lists (nothing was freed)");
 		goto out;
 	}
 	remove_at(&live, i);
@@ -299,9 +346,6 @@ int pcpu_free(void *p)
 	fl = free_list.v[i].len;
 	scrub(off, off + len, fo, fl);
 	ret = 0;
-	goto out;
-bad:
-	errno = EINVAL;
 out:
 	pthread_mutex_unlock(&lock);
 	return ret;
@@ -315,8 +359,7 @@ size_t pcpu_free_bytes(void)
 		return 0;
 	pthread_mutex_lock(&lock);
 	if (!setup_locked())
-		for (size_t i = 0; i < free_list.n; i++)
-			sum += free_list.v[i].len;
+		sum = free_bytes_locked();
 	pthread_mutex_unlock(&lock);
 	return sum;
 }

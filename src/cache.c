@@ -29,12 +29,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "error.h"
 #include "internal.h"
 
 /* Objects per batch: half the capacity, at most this (a stack buffer). */
@@ -142,16 +144,38 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 	struct depot *d = NULL;
 	size_t stride;
 
-	if (pcpu__ensure_init())
+	pcpu__error_clear();
+	if (pcpu__ensure_init()) {
+		pcpu__error(errno, "pcpu_cache_create: the library could not "
+			    "initialize: %s", pcpu_init_error());
 		return NULL;
+	}
 	if (!align)
 		align = _Alignof(max_align_t);
 	if (!capacity)
 		capacity = PCPU_CACHE_DEFAULT_CAPACITY;
-	if (!size || align & (align - 1) || align > 4096 || !max_objects ||
-	    max_objects > PCPU_CACHE_MAX_OBJECTS || size > (1ul << 30) ||
-	    capacity > PCPU_CACHE_MAX_CAPACITY)
-		goto inval;
+	if (!size || size > (1ul << 30)) {
+		pcpu__error(EINVAL, "pcpu_cache_create: size %zu: must be 1 "
+			    ".. 2^30", size);
+		return NULL;
+	}
+	if (align & (align - 1) || align > 4096) {
+		pcpu__error(EINVAL, "pcpu_cache_create: align %zu: must be a "
+			    "power of two up to 4096, or 0", align);
+		return NULL;
+	}
+	if (!max_objects || max_objects > PCPU_CACHE_MAX_OBJECTS) {
+		pcpu__error(EINVAL, "pcpu_cache_create: max_objects %zu: must "
+			    "be 1 .. %llu", max_objects,
+			    (unsigned long long)PCPU_CACHE_MAX_OBJECTS);
+		return NULL;
+	}
+	if (capacity > PCPU_CACHE_MAX_CAPACITY) {
+		pcpu__error(EINVAL, "pcpu_cache_create: capacity %u: must be "
+			    "at most %u, or 0", capacity,
+			    PCPU_CACHE_MAX_CAPACITY);
+		return NULL;
+	}
 	/* Room and alignment for the free cookie's word. */
 	if (align < sizeof(intptr_t))
 		align = sizeof(intptr_t);
@@ -165,13 +189,19 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 		while (stride & (stride - 1))
 			stride += stride & -stride;
 	}
-	if (max_objects > SIZE_MAX / stride)
-		goto inval;
+	if (max_objects > SIZE_MAX / stride) {
+		pcpu__error(EINVAL, "pcpu_cache_create: %zu objects of %zu "
+			    "bytes overflow the address space", max_objects,
+			    stride);
+		return NULL;
+	}
 
 	c = calloc(1, sizeof(*c));
 	d = calloc(1, sizeof(*d));
-	if (!c || !d)
+	if (!c || !d) {
+		pcpu__error(ENOMEM, "pcpu_cache_create: out of memory");
 		goto nomem;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	c->depot = d;
 	c->stride = stride;
@@ -187,23 +217,41 @@ struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 	c->base = reserve(d->objs_len);
 	d->v = reserve(d->v_len);
 	/* Every copy's slab reads as an empty, running one: all zero. */
+	if (!c->base || !d->v) {
+		pcpu__error(ENOMEM, "pcpu_cache_create: cannot reserve %zu "
+			    "bytes of address space for %zu objects",
+			    d->objs_len + d->v_len, max_objects);
+		goto nomem;
+	}
 	c->slabs = pcpu_alloc(sizeof(struct pcpu__cache_slab) +
 			      (size_t)capacity * sizeof(intptr_t), 64);
-	if (!c->base || !d->v || !c->slabs)
+	if (!c->slabs) {
+		/* pcpu_alloc() said why (a full stride, usually); say what
+		 * in this call asked for it. */
+		char why[PCPU_ERROR_MAX];
+
+		snprintf(why, sizeof(why), "%s", pcpu_last_error());
+		pcpu__error(ENOMEM, "pcpu_cache_create: the per-CPU slab "
+			    "of capacity %u: %s", capacity, why);
 		goto nomem;
+	}
 	depot_link(d);
 	return c;
-inval:
-	errno = EINVAL;
-	return NULL;
 nomem:
-	if (c) {
-		c->depot = d;	/* destroy frees it */
-		pcpu_cache_destroy(c);
-	} else {
-		free(d);
+	{
+		/* The message outlives the clean-up (pcpu_free() in it
+		 * clears the thread's message). */
+		char why[PCPU_ERROR_MAX];
+
+		snprintf(why, sizeof(why), "%s", pcpu_last_error());
+		if (c) {
+			c->depot = d;	/* destroy frees it */
+			pcpu_cache_destroy(c);
+		} else {
+			free(d);
+		}
+		pcpu__error(ENOMEM, "%s", why);
 	}
-	errno = ENOMEM;
 	return NULL;
 }
 

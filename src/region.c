@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "internal.h"
 
 struct pcpu__runtime pcpu__rt;
@@ -405,8 +406,15 @@ static int init_locked(const struct pcpu_params *in)
 		if (in && (p.stride != active.stride ||
 			   p.index != active.index ||
 			   (p.backend && strcmp(p.backend, backend->name))))
-			return fail(EBUSY, "already initialized with stride %zu, backend %s",
-				    active.stride, backend->name);
+			return fail(EBUSY, "already initialized with stride "
+				    "%zu, index %s, backend %s (asked: stride "
+				    "%zu): there is one region per process; "
+				    "call pcpu_init() with the largest stride "
+				    "any of its users needs before the first "
+				    "allocation, or set PCPU_STRIDE",
+				    active.stride,
+				    active.index == PCPU_INDEX_CID ? "cid" :
+				    "cpu", backend->name, p.stride);
 		return 0;
 	}
 	if (!possible_mask && read_possible())
@@ -472,8 +480,13 @@ int pcpu_init(const struct pcpu_params *params)
 {
 	int ret;
 
+	pcpu__error_clear();
 	pthread_mutex_lock(&init_lock);
 	ret = init_locked(params);
+	/* The reason in words for this thread too (init_err is shared and
+	 * the next call from any thread may rewrite it). */
+	if (ret)
+		pcpu__error(errno, "pcpu_init: %s", init_err);
 	pthread_mutex_unlock(&init_lock);
 	return ret;
 }

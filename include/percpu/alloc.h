@@ -34,7 +34,8 @@ extern "C" {
  * align: a power of two, at most the page size; 0 means alignof(max_align_t).
  * Returns the handle, or NULL with errno: EINVAL (size 0, bad align),
  * ENOMEM (the stride is full, or no memory for bookkeeping), or an error of
- * implicit initialization (see pcpu_init()).  MT-safe; not
+ * implicit initialization (see pcpu_init()).  Sets pcpu_last_error().
+ * MT-safe; not
  * async-signal-safe; fork-safe (the child has its own copy of the region and
  * of the allocator).
  */
@@ -45,7 +46,8 @@ void *pcpu_alloc(size_t size, size_t align);
  *
  * Returns 0, or -1 with errno EINVAL when p is not a live allocation
  * (never allocated, already freed, or not its start): nothing is changed
- * then.  NULL is accepted and ignored (returns 0).  MT-safe.
+ * then.  NULL is accepted and ignored (returns 0).  Sets
+ * pcpu_last_error().  MT-safe.
  */
 int pcpu_free(void *p);
 

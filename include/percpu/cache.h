@@ -122,7 +122,7 @@ struct pcpu_cache_stats {
  * capacity: per-CPU slab bound (1 .. PCPU_CACHE_MAX_CAPACITY, and the
  * batch size is half of it), 0 for the default (128).
  * Returns the cache, or NULL with errno EINVAL (bad argument) or ENOMEM.
- * MT-safe; not async-signal-safe.
+ * Sets pcpu_last_error().  MT-safe; not async-signal-safe.
  */
 struct pcpu_cache *pcpu_cache_create(size_t size, size_t align,
 				     size_t max_objects,

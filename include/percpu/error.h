@@ -9,7 +9,10 @@
  * doc comment says "sets pcpu_last_error()" clear the calling thread's
  * message when called and, when they fail, leave a sentence there that
  * names the value at fault and, where there is one, the way out.  Other
- * functions leave it alone; the inline fast paths never touch it.
+ * functions leave it alone, except that one which allocates per-CPU
+ * memory (a counter, a lock, a ring's registration) passes on
+ * pcpu_alloc()'s message when that allocation is what failed; the inline
+ * fast paths never touch it.
  *
  * The message is per thread, so a failure in one thread is never
  * reported to another, and it stays until the next call that sets it.

@@ -66,7 +66,8 @@ struct pcpu_params {
  * ENODEV (the requested backend or index source is not available here),
  * ETIMEDOUT (gs: a thread could not be covered, see gs.h), ENOMEM (address
  * space), EBUSY (already initialized with different parameters).
- * pcpu_init_error() then says why in words.  MT-safe; not
+ * pcpu_init_error() then says why in words, and so does
+ * pcpu_last_error() (this call sets it).  MT-safe; not
  * async-signal-safe.
  */
 int pcpu_init(const struct pcpu_params *params);
