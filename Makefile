@@ -79,10 +79,17 @@ $(B)/obj/version.o: LIB_CFLAGS += -DPCPU_MK_MAJOR=$(word 1,$(VERSION_PARTS)) \
 	-DPCPU_MK_MINOR=$(word 2,$(VERSION_PARTS)) -DPCPU_MK_PATCH=$(word 3,$(VERSION_PARTS))
 $(B)/obj/version.o: Makefile
 
-# pcpu-stat reads other processes: it needs the headers, not the library.
 $(B)/tools/%: tools/%.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
+
+# pcpu-stat reads other processes' tables with the headers alone, but
+# tails their rings with the library's own consumer (which checks the
+# memfd's seals and every word a writer left): linked with the static
+# library, so that the installed program needs no libpercpu.so.
+$(B)/tools/pcpu-stat: tools/pcpu-stat.c $(STLIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STLIB) $(ALL_LDFLAGS)
 
 tools: $(TOOLS)
 

@@ -4,11 +4,13 @@
  * opted in with pcpu_stat_counter() / pcpu_stat_ulong() (percpu/stat.h).
  *
  *   pcpu-stat [--json] [-a] [-i SECONDS [-n COUNT]] PID|NAME
+ *   pcpu-stat -T RING [-n COUNT] [-t SECONDS] [-x] PID|NAME
  *
  * How: find the table's mapping in /proc/PID/maps ([anon:libpercpu-stat]
  * or /memfd:libpercpu-stat), read it and every item's per-CPU copies with
  * process_vm_readv(2).  The program is not stopped, signalled or made to
- * run anything.
+ * run anything.  -T tails a ring: pcpu-stat takes its memfd with
+ * pidfd_getfd(2) and is its consumer (see "tailing a ring" below).
  *
  * The target is not trusted.  It may be corrupted or hostile: every length,
  * count, offset and address read from it is checked against a fixed bound
@@ -35,6 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,9 +73,10 @@ enum {
 #define MAX_RING_BUFS	PCPU_RING_MAX_BUFS
 
 static struct {
-	int json, all, refresh;
-	double interval;
+	int json, all, refresh, hex;
+	double interval, timeout;
 	long count;
+	const char *tail;	/* --tail: the ring's name */
 } opt;
 
 static char msg[512];		/* why the last step failed */
@@ -275,6 +284,7 @@ struct ring_view {
 struct item {
 	char name[PCPU_STAT_NAME_MAX];
 	uint32_t kind;
+	int32_t aux;		/* ring: the target's fd number of its memfd */
 	uint64_t addr;
 	int valid;
 	char why[160];
@@ -470,6 +480,7 @@ static int read_table(const struct target *t, struct snap *s)
 		}
 		memcpy(it->name, e[i].name, sizeof(it->name));
 		it->kind = e[i].kind;
+		it->aux = e[i].aux;
 		it->addr = e[i].addr;
 		it->vals = s->words + (size_t)i * s->h.nr_copies;
 		if (it->kind == PCPU_STAT_ULONG) {
@@ -911,6 +922,517 @@ static void print_json(const struct target *t, const struct snap *s)
 	printf("]}\n");
 }
 
+/* ---- tailing a ring ----
+ *
+ * pcpu-stat becomes the ring's consumer: it takes the ring's memfd from
+ * the target (pidfd_getfd(2), which needs the same ptrace right as the
+ * reads above), checks that it is the file mapped where the table says
+ * the ring is, and opens the library's own reader on it, which checks
+ * the seals and treats every word in the mapping as hostile.  Records
+ * read are consumed: the program's writers reuse their space.
+ */
+
+#define TAIL_BATCH	512		/* records per pcpu_ring_read_batch */
+#define TAIL_SLICE_NS	100000000	/* longest sleep: then look at the
+					 * process and the signals again */
+#define TAIL_WAKE_BYTES	4096		/* writers wake us once a buffer has
+					 * this much; smaller amounts are
+					 * picked up at the end of a slice */
+#define TAIL_PROBE_NS	100000000	/* watch the tails before reading */
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_getfd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
+/* Has the process behind pidfd exited?  (A pidfd polls readable then.) */
+static int gone(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/*
+ * Is fd the file mapped at addr in the target, from offset 0?  Compared
+ * by device and inode with the mapping's line in /proc/PID/maps: the fd
+ * number in the table is only the target's word, and the target may have
+ * closed it and opened something else under that number since.
+ */
+static int same_file(const struct target *t, uint64_t addr, int fd,
+		     const char *name, int tfd)
+{
+	char path[64], line[4096];
+	struct stat st;
+	FILE *f;
+	int found = 0;
+	unsigned long long lo = 0, off = 0, ino = 0;
+	unsigned int maj = 0, min = 0;
+
+	if (fstat(fd, &st))
+		return fail(EX_ERROR, "fstat: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return access_error(t, errno, "cannot open its maps");
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		if (n && line[n - 1] != '\n') {
+			int c;
+
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+		}
+		if (sscanf(line, "%llx-%*x %*4s %llx %x:%x %llu", &lo, &off,
+			   &maj, &min, &ino) == 5 && lo == addr) {
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	if (!found)
+		return fail(EX_CORRUPT, "process %d (%s): ring %s: nothing is "
+			    "mapped at %#" PRIx64 ", where its table says the "
+			    "ring is", (int)t->pid, t->comm, name, addr);
+	if (off || maj != major(st.st_dev) || min != minor(st.st_dev) ||
+	    ino != (unsigned long long)st.st_ino)
+		return fail(EX_CORRUPT, "process %d (%s): ring %s: its fd %d "
+			    "is not the ring's memfd (the mapping at %#" PRIx64
+			    " is %02x:%02x inode %llu offset %llu; fd %d is "
+			    "%02x:%02x inode %llu): refused", (int)t->pid,
+			    t->comm, name, tfd, addr, maj, min, ino, off, tfd,
+			    major(st.st_dev), minor(st.st_dev),
+			    (unsigned long long)st.st_ino);
+	return 0;
+}
+
+/*
+ * Our own read-only view of the ring's control blocks and wake-up word,
+ * to see whether another consumer moves the tails: the reader's state is
+ * private.  The file's size is sealed (the reader checked), so a mapping
+ * within it stays backed.
+ */
+struct watch {
+	const struct pcpu_ring_shared *sh;
+	const struct pcpu_ring_ctl *ctl;
+	void *map;
+	size_t len;
+	uint32_t nbufs;
+	uint64_t *tails;	/* as last seen */
+};
+
+static void watch_open(struct watch *w, int fd)
+{
+	struct pcpu_ring_shared sh;
+	struct stat st;
+	uint64_t len;
+
+	memset(w, 0, sizeof(*w));
+	if (fstat(fd, &st) ||
+	    pread(fd, &sh, sizeof(sh), 0) != (ssize_t)sizeof(sh))
+		return;
+	len = sh.ctl_off + (uint64_t)sh.nbufs * sizeof(struct pcpu_ring_ctl);
+	if (sh.nbufs < 1 || sh.nbufs > MAX_RING_BUFS || sh.ctl_off & 63 ||
+	    sh.ctl_off < sizeof(sh) || sh.ctl_off > (uint64_t)st.st_size ||
+	    len > (uint64_t)st.st_size)
+		return;
+	w->tails = calloc(sh.nbufs, sizeof(*w->tails));
+	if (!w->tails)
+		return;
+	w->map = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+	if (w->map == MAP_FAILED) {
+		free(w->tails);
+		memset(w, 0, sizeof(*w));
+		return;
+	}
+	w->len = (size_t)len;
+	w->sh = w->map;
+	w->ctl = (const void *)((const char *)w->map + sh.ctl_off);
+	w->nbufs = sh.nbufs;
+}
+
+/* Remember the tails; returns how many moved since the last look, and
+ * whether one went backwards (two consumers publishing in turn). */
+static uint32_t watch_look(struct watch *w, int *back)
+{
+	uint32_t moved = 0;
+
+	*back = 0;
+	for (uint32_t c = 0; c < w->nbufs; c++) {
+		uint64_t v = __atomic_load_n(&w->ctl[c].tail, __ATOMIC_RELAXED);
+
+		if (v != w->tails[c]) {
+			moved++;
+			*back |= v < w->tails[c];
+		}
+		w->tails[c] = v;
+	}
+	return moved;
+}
+
+static void watch_close(struct watch *w)
+{
+	if (w->map)
+		munmap(w->map, w->len);
+	free(w->tails);
+	memset(w, 0, sizeof(*w));
+}
+
+struct tail {
+	const struct target *t;
+	const struct snap *s;
+	struct pcpu_ring_reader rd;
+	uint32_t nbufs;
+	long shown;
+	struct pcpu_ring_stats *seen;	/* per buffer: counts noted */
+	int foreign;			/* warned about another consumer */
+	int out_err;			/* stdout failed (closed pipe) */
+};
+
+static void buf_label(char *b, size_t len, const struct tail *tl, uint32_t c)
+{
+	if (c == tl->nbufs - 1 && tl->nbufs == tl->s->h.nr_copies)
+		snprintf(b, len, "spare");
+	else
+		snprintf(b, len, "%s%u", tl->s->h.index == PCPU_INDEX_CID ?
+			 "cid" : "cpu", c);
+}
+
+/* Text when at most a quarter of the bytes are not printable ASCII (tab,
+ * newline and carriage return count as printable): a string with a NUL
+ * at its end or an odd byte stays readable, a binary struct does not. */
+static int mostly_text(const unsigned char *p, uint32_t len)
+{
+	uint32_t bad = 0;
+
+	for (uint32_t i = 0; i < len; i++)
+		bad += !((p[i] >= 0x20 && p[i] < 0x7f) || p[i] == '\t' ||
+			 p[i] == '\n' || p[i] == '\r');
+	return len && bad * 4 <= len;
+}
+
+static void put_payload(const unsigned char *p, uint32_t len)
+{
+	if (!opt.hex && mostly_text(p, len)) {
+		putchar('"');
+		for (uint32_t i = 0; i < len; i++) {
+			unsigned char c = p[i];
+
+			if (c == '"' || c == '\\')
+				printf("\\%c", c);
+			else if (c == '\n')
+				fputs("\\n", stdout);
+			else if (c == '\t')
+				fputs("\\t", stdout);
+			else if (c == '\r')
+				fputs("\\r", stdout);
+			else if (c >= 0x20 && c < 0x7f)
+				putchar(c);
+			else
+				printf("\\x%02x", c);
+		}
+		putchar('"');
+		return;
+	}
+	fputs("hex ", stdout);
+	for (uint32_t i = 0; i < len; i++)
+		printf("%02x", p[i]);
+	if (!len)
+		fputs("-", stdout);
+}
+
+/* One record: buffer, timestamp, length, payload. */
+static int tail_record(void *arg, const struct pcpu_ring_entry *e,
+		       const void *data)
+{
+	struct tail *tl = arg;
+	char b[32];
+
+	buf_label(b, sizeof(b), tl, e->cpu);
+	printf("%-6s %20" PRIu64 " %5u ", b, e->stamp, e->len);
+	put_payload(data, e->len);
+	putchar('\n');
+	tl->shown++;
+	return opt.count && tl->shown >= opt.count;
+}
+
+/* What the reader counted since the last note, per buffer and kind: a
+ * line each on stdout, in the stream where it happened. */
+static void tail_notes(struct tail *tl)
+{
+	for (uint32_t c = 0; c < tl->nbufs; c++) {
+		struct pcpu_ring_stats st, *o = &tl->seen[c];
+		char b[32];
+
+		if (pcpu_ring_reader_stats(&tl->rd, c, &st))
+			continue;
+		buf_label(b, sizeof(b), tl, c);
+		if (st.discarded > o->discarded)
+			printf("note: %s: %" PRIu64 " records dropped by the "
+			       "writers (buffer full)\n", b,
+			       st.discarded - o->discarded);
+		if (st.overwritten > o->overwritten)
+			printf("note: %s: %" PRIu64 " records overwritten "
+			       "before they were read\n", b,
+			       st.overwritten - o->overwritten);
+		if (st.corrupt > o->corrupt)
+			printf("note: %s: %" PRIu64 " damaged regions skipped "
+			       "(corrupt), %" PRIu64 " in all\n", b,
+			       st.corrupt - o->corrupt, st.corrupt);
+		if (st.abandoned > o->abandoned)
+			printf("note: %s: %" PRIu64 " reservations never "
+			       "committed skipped (abandoned), %" PRIu64
+			       " in all\n", b, st.abandoned - o->abandoned,
+			       st.abandoned);
+		/* Discards only grow; a hostile writer that lowers them
+		 * gets no negative note, and the baseline follows. */
+		o->discarded = st.discarded;
+		o->overwritten = st.overwritten;
+		o->corrupt = st.corrupt;
+		o->abandoned = st.abandoned;
+	}
+}
+
+static void warn_foreign(struct tail *tl, const char *how)
+{
+	if (tl->foreign)
+		return;
+	tl->foreign = 1;
+	fprintf(stderr, "pcpu-stat: warning: another consumer reads ring %s "
+		"of process %d (%s): %s.  Each reader has its own position "
+		"and the writers follow whichever published last: records "
+		"may be shown twice, or lost to either; stop one of them\n",
+		opt.tail,
+		(int)tl->t->pid, tl->t->comm, how);
+}
+
+/* The ring named opt.tail in snapshot s, its memfd taken and checked. */
+static int tail_open_fd(const struct target *t, const struct snap *s,
+			int pidfd, int *fdp, const struct item **itp)
+{
+	const struct item *it = NULL;
+	char rings[256] = "";
+	int fd;
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (s->items[i].kind != PCPU_STAT_RING)
+			continue;
+		if (!strcmp(s->items[i].name, opt.tail))
+			it = &s->items[i];
+		else if (strlen(rings) + strlen(s->items[i].name) + 3 <
+			 sizeof(rings))
+			snprintf(rings + strlen(rings), sizeof(rings) -
+				 strlen(rings), "%s%s", *rings ? ", " : "",
+				 s->items[i].name);
+	}
+	if (!it)
+		return fail(EX_NOTFOUND, "process %d (%s) has no ring named "
+			    "%s (%s%s)", (int)t->pid, t->comm, opt.tail,
+			    *rings ? "its rings: " : "it registered no ring",
+			    rings);
+	if (!it->valid)
+		return fail(EX_CORRUPT, "process %d (%s): ring %s is invalid: "
+			    "%s", (int)t->pid, t->comm, it->name, it->why);
+	if (it->aux < 0)
+		return fail(EX_ERROR, "process %d (%s): ring %s has no memfd "
+			    "(memfd_create() was refused in the program, so "
+			    "the ring is an anonymous mapping only it and its "
+			    "children share): it cannot be tailed from "
+			    "outside", (int)t->pid, t->comm, it->name);
+	fd = sys_pidfd_getfd(pidfd, it->aux);
+	if (fd < 0) {
+		if (errno == EBADF)
+			return fail(EX_CORRUPT, "process %d (%s): ring %s: its "
+				    "fd %d is not open", (int)t->pid, t->comm,
+				    it->name, (int)it->aux);
+		if (errno == ENOSYS)
+			return fail(EX_ERROR, "pidfd_getfd: %s (Linux 5.6 or "
+				    "later is needed to tail a ring)",
+				    strerror(errno));
+		return access_error(t, errno, "pidfd_getfd of its ring's memfd");
+	}
+	*fdp = fd;
+	*itp = it;
+	return same_file(t, it->addr, fd, it->name, (int)it->aux);
+}
+
+/*
+ * Tail ring opt.tail of t: print its records until -n COUNT records,
+ * --timeout without a record, a signal, or the process's exit.
+ */
+static int tail_ring(struct target *t)
+{
+	struct snap s;
+	struct tail tl;
+	struct watch w;
+	const struct item *it = NULL;
+	struct sigaction sa;
+	int pidfd, fd = -1, ret, back, exited = 0;
+	double last = now();
+
+	memset(&s, 0, sizeof(s));
+	memset(&tl, 0, sizeof(tl));
+	memset(&w, 0, sizeof(w));
+	/* The pidfd first: the process we read below is then the one we
+	 * watch (a PID reused after an exit would not be). */
+	pidfd = sys_pidfd_open(t->pid);
+	if (pidfd < 0) {
+		if (errno == ENOSYS)
+			return fail(EX_ERROR, "pidfd_open: %s (Linux 5.3 or "
+				    "later is needed to tail a ring)",
+				    strerror(errno));
+		return access_error(t, errno, "pidfd_open");
+	}
+	ret = snapshot(t, &s);
+	if (!ret)
+		ret = tail_open_fd(t, &s, pidfd, &fd, &it);
+	if (ret)
+		goto out;
+	if (pcpu_ring_reader_open_fd(&tl.rd, fd)) {
+		int err = errno;
+
+		ret = fail(err == ENOMEM || err == EINVAL ? EX_ERROR :
+			   EX_CORRUPT, "process %d (%s): ring %s: %s", (int)t->pid,
+			   t->comm, opt.tail, err == EPERM ? "its memfd's size "
+			   "is not sealed (a writer could truncate it under the "
+			   "reader): refused" : err == EBADMSG ? "not a ring, "
+			   "or its geometry is inconsistent" : strerror(err));
+		goto out;
+	}
+	tl.t = t;
+	tl.s = &s;
+	tl.nbufs = pcpu_ring_reader_nbufs(&tl.rd);
+	/* Per buffer: what was noted, then the counts at the start. */
+	tl.seen = calloc((size_t)tl.nbufs * 2, sizeof(*tl.seen));
+	if (!tl.seen) {
+		ret = fail(EX_ERROR, "out of memory");
+		goto out;
+	}
+	for (uint32_t c = 0; c < tl.nbufs; c++) {
+		pcpu_ring_reader_stats(&tl.rd, c, &tl.seen[c]);
+		tl.seen[tl.nbufs + c] = tl.seen[c];
+	}
+	watch_open(&w, fd);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;	/* no SA_RESTART: the wait ends */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	fprintf(stderr, "pcpu-stat: tailing ring %s of process %d (%s): %u "
+		"buffers; its records are consumed\n", opt.tail, (int)t->pid,
+		t->comm, tl.nbufs);
+	/* Another consumer: one asleep now, or tails that move while we
+	 * look without reading. */
+	if (w.map) {
+		if (__atomic_load_n(&w.sh->wake.waiters, __ATOMIC_RELAXED))
+			warn_foreign(&tl, "one is asleep in pcpu_ring_wait()");
+		watch_look(&w, &back);
+		nanosleep(&(struct timespec){ 0, TAIL_PROBE_NS }, NULL);
+		if (watch_look(&w, &back))
+			warn_foreign(&tl, "the ring's tail moved while "
+				     "pcpu-stat was not reading");
+	}
+	ret = EX_SHOWN;
+	while (!stop_sig && !tl.out_err) {
+		long want = opt.count ? opt.count - tl.shown : TAIL_BATCH;
+		int n;
+
+		/* Between our reader's calls only another consumer moves
+		 * the tails. */
+		if (w.map && watch_look(&w, &back))
+			warn_foreign(&tl, back ? "the ring's tail went "
+				     "backwards" : "the ring's tail moved "
+				     "while pcpu-stat was not reading");
+		n = pcpu_ring_read_batch(&tl.rd, tail_record, &tl,
+					 want < TAIL_BATCH ? (unsigned)want :
+					 TAIL_BATCH);
+		if (w.map)
+			watch_look(&w, &back);
+		if (n < 0) {
+			ret = fail(EX_ERROR, "pcpu_ring_read_batch: %s",
+				   strerror(errno));
+			break;
+		}
+		tail_notes(&tl);
+		if (fflush(stdout) || ferror(stdout))
+			tl.out_err = 1;
+		if (opt.count && tl.shown >= opt.count)
+			break;
+		if (n > 0) {
+			last = now();
+			continue;
+		}
+		/* Nothing now.  A process that exited writes no more: what
+		 * it wrote before was read above (its ring stays mapped
+		 * here), so the tail ends. */
+		if (exited) {
+			ret = fail(EX_NOTFOUND, "process %d (%s) has exited",
+				   (int)t->pid, t->comm);
+			break;
+		}
+		if (gone(pidfd)) {
+			exited = 1;	/* one more look, then end */
+			continue;
+		}
+		if (opt.timeout > 0 && now() - last >= opt.timeout)
+			break;
+		if (pcpu_ring_wait(&tl.rd, TAIL_WAKE_BYTES, TAIL_SLICE_NS) < 0 &&
+		    errno != EINTR) {
+			ret = fail(EX_ERROR, "pcpu_ring_wait: %s",
+				   strerror(errno));
+			break;
+		}
+		if (w.map)
+			watch_look(&w, &back);
+	}
+	tail_notes(&tl);
+	fflush(stdout);
+	{
+		uint64_t lost = 0, damaged = 0;
+
+		for (uint32_t c = 0; c < tl.nbufs; c++) {
+			struct pcpu_ring_stats st;
+
+			if (pcpu_ring_reader_stats(&tl.rd, c, &st))
+				continue;
+			/* A writer's word: never a negative count. */
+			if (st.discarded > tl.seen[tl.nbufs + c].discarded)
+				lost += st.discarded -
+					tl.seen[tl.nbufs + c].discarded;
+			damaged += st.corrupt + st.abandoned;
+		}
+		fprintf(stderr, "pcpu-stat: %ld records from ring %s%s; %"
+			PRIu64 " dropped by the writers meanwhile, %" PRIu64
+			" damaged or abandoned skipped\n", tl.shown, opt.tail,
+			stop_sig ? " (interrupted)" : tl.out_err ?
+			" (output closed)" : "", lost, damaged);
+	}
+out:
+	/* Closing publishes our positions: the next reader starts there. */
+	pcpu_ring_reader_close(&tl.rd);
+	watch_close(&w);
+	free(tl.seen);
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	snap_free(&s);
+	return ret;
+}
+
 /* ---- finding the process ---- */
 
 static int all_digits(const char *s)
@@ -985,16 +1507,23 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pcpu-stat [--json] [-a] [-i SECONDS [-n COUNT]] PID|NAME\n"
+		"       pcpu-stat -T RING [-n COUNT] [-t SECONDS] [-x] PID|NAME\n"
 		"Show the per-CPU counters and rings a running program registered\n"
 		"with pcpu_stat_counter(), pcpu_stat_ulong() or pcpu_stat_ring():\n"
-		"counters per CPU and summed, rings per buffer.\n"
+		"counters per CPU and summed, rings per buffer; or tail a ring.\n"
 		"  -i, --interval SECONDS  refresh every SECONDS (like top)\n"
-		"  -n, --count COUNT       with -i: stop after COUNT snapshots\n"
+		"  -n, --count COUNT       with -i: stop after COUNT snapshots;\n"
+		"                          with -T: after COUNT records\n"
 		"  -j, --json              one JSON object per snapshot\n"
 		"  -a, --all               every copy, not only those in use\n"
+		"  -T, --tail RING         print RING's records as they come, one\n"
+		"                          a line; CONSUMES them (as its reader)\n"
+		"  -t, --timeout SECONDS   with -T: end after SECONDS without one\n"
+		"  -x, --hex               with -T: every payload in hex\n"
 		"  -V, --version           print the version\n"
-		"Exit: 0 shown, 1 error, 2 not found or not opted in, 3 not\n"
-		"allowed (ptrace rights), 4 invalid table.  See pcpu-stat(1).\n");
+		"Exit: 0 shown, 1 error, 2 not found, not opted in or exited, 3\n"
+		"not allowed (ptrace rights), 4 invalid table or ring.  See\n"
+		"pcpu-stat(1).\n");
 }
 
 int main(int argc, char **argv)
@@ -1004,6 +1533,9 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "tail", required_argument, NULL, 'T' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "hex", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1015,7 +1547,7 @@ int main(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	memset(&s, 0, sizeof(s));
-	while ((c = getopt_long(argc, argv, "i:n:jahV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:n:jaT:t:xhV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			opt.interval = strtod(optarg, &end);
@@ -1040,6 +1572,25 @@ int main(int argc, char **argv)
 		case 'a':
 			opt.all = 1;
 			break;
+		case 'T':
+			if (!name_ok(optarg)) {
+				fprintf(stderr, "pcpu-stat: --tail %s: not a "
+					"name pcpu_stat_ring() takes\n", optarg);
+				return EX_ERROR;
+			}
+			opt.tail = optarg;
+			break;
+		case 't':
+			opt.timeout = strtod(optarg, &end);
+			if (*end || !(opt.timeout > 0) || opt.timeout > 86400) {
+				fprintf(stderr, "pcpu-stat: -t %s: seconds, "
+					"more than 0, at most 86400\n", optarg);
+				return EX_ERROR;
+			}
+			break;
+		case 'x':
+			opt.hex = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return EX_SHOWN;
@@ -1051,7 +1602,9 @@ int main(int argc, char **argv)
 			return EX_ERROR;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - 1 || (opt.tail && (opt.refresh || opt.json ||
+						 opt.all)) ||
+	    (!opt.tail && (opt.timeout > 0 || opt.hex))) {
 		usage(stderr);
 		return EX_ERROR;
 	}
@@ -1069,6 +1622,12 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	read_comm(&t);
+	if (opt.tail) {
+		ret = tail_ring(&t);
+		if (ret)
+			fprintf(stderr, "pcpu-stat: %s\n", msg);
+		return ret;
+	}
 	for (long n = 0;; n++) {
 		ret = snapshot(&t, &s);
 		if (ret) {
