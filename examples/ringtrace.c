@@ -16,7 +16,13 @@
  * Half the workers copy their events in with pcpu_ring_write(), half
  * build them in place with pcpu_ring_reserve() and pcpu_ring_commit().
  *
- *   ringtrace [threads] [events-per-thread]
+ * The ring is registered as "trace" (pcpu_stat_ring), so `pcpu-stat
+ * ringtrace` shows its positions while it runs.  With --serve there is
+ * no consumer of its own: the workers write their events and ringtrace
+ * waits for SIGTERM or SIGINT, and `pcpu-stat -T trace ringtrace` is the
+ * consumer (one consumer per ring: tailing it without --serve makes two).
+ *
+ *   ringtrace [--serve] [threads] [events-per-thread]
  */
 #include <percpu/percpu.h>
 
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,17 +170,51 @@ static int consume(int fd, int nthreads, int *done_pipe)
 	return 0;
 }
 
+/* --serve: write the events, then keep the ring for pcpu-stat until
+ * told to stop. */
+static int serve(int n)
+{
+	pthread_t th[64];
+	sigset_t set;
+	int sig;
+
+	/* Blocked before the threads start, so that they inherit it and
+	 * sigwait() below is the only taker. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	printf("ringtrace: serving: %ld events written, %ld dropped (ring "
+	       "full); pcpu-stat -T trace %d reads them\n", written, dropped,
+	       (int)getpid());
+	fflush(stdout);
+	sigwait(&set, &sig);
+	printf("ringtrace: stopped\n");
+	pcpu_stat_remove("trace");
+	pcpu_ring_destroy(ring);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct pcpu_ring_params p = { 1 << 20, 4096, 0 };
-	int n = argc > 1 ? atoi(argv[1]) : 4, pipefd[2], status;
+	int serving = argc > 1 && !strcmp(argv[1], "--serve");
+	int n, pipefd[2], status;
 	pthread_t th[64];
 	pid_t pid;
 
+	argc -= serving;
+	argv += serving;
+	n = argc > 1 ? atoi(argv[1]) : 4;
 	if (argc > 2)
 		per_thread = atol(argv[2]);
 	if (n < 1 || n > 64 || per_thread < 1) {
-		fprintf(stderr, "usage: ringtrace [threads 1-64] [events]\n");
+		fprintf(stderr, "usage: ringtrace [--serve] [threads 1-64] "
+			"[events]\n");
 		return 2;
 	}
 	ring = pcpu_ring_create(&p);
@@ -181,6 +222,11 @@ int main(int argc, char **argv)
 		perror("pcpu_ring_create");
 		return 1;
 	}
+	/* Visible in pcpu-stat; not fatal, the tracer works without. */
+	if (pcpu_stat_ring("trace", ring))
+		fprintf(stderr, "pcpu_stat_ring: %s\n", pcpu_last_error());
+	if (serving)
+		return serve(n);
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[1]);
@@ -195,6 +241,7 @@ int main(int argc, char **argv)
 	waitpid(pid, &status, 0);
 	printf("writers: %ld events written, %ld dropped (ring full)\n",
 	       written, dropped);
+	pcpu_stat_remove("trace");
 	pcpu_ring_destroy(ring);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

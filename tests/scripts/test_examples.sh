@@ -7,7 +7,11 @@
 #    no torn configuration seen;
 #  - reqcount --serve under pcpu-stat: its counters are visible while it
 #    serves (--json, and a refreshing view), SIGHUP reloads, SIGTERM ends
-#    it with exact totals no smaller than what pcpu-stat saw.
+#    it with exact totals no smaller than what pcpu-stat saw;
+#  - ringtrace --serve tailed by pcpu-stat -T: every event of every
+#    thread exactly once and in request order, then nothing left (the
+#    tail consumed them); ringtrace with its own consumer, tailed too:
+#    pcpu-stat warns about the other consumer.
 # Needs the built examples and tools (make tests); B as for tests/run.sh.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,7 +19,7 @@ cd "$root" || exit 1
 B=${B:-build}
 ex=$B/examples
 stat=$B/tools/pcpu-stat
-for f in "$ex/wordfreq" "$ex/reqcount" "$stat"; do
+for f in "$ex/wordfreq" "$ex/reqcount" "$ex/ringtrace" "$stat"; do
 	if [ ! -x "$f" ]; then
 		echo "skip: $f is not built (make tests)"
 		exit 77
@@ -23,8 +27,10 @@ for f in "$ex/wordfreq" "$ex/reqcount" "$stat"; do
 done
 tmp=$(mktemp -d)
 serve_pid=
+trace_pid=
 cleanup() {
 	[ -n "$serve_pid" ] && kill -KILL "$serve_pid" 2>/dev/null
+	[ -n "$trace_pid" ] && kill -KILL "$trace_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -109,6 +115,74 @@ else
 		fail "final total ${final:-?} below what pcpu-stat saw ($seen)"
 	echo "reqcount --serve: pcpu-stat saw $seen requests, final $(grep '^requests' "$tmp/serve")"
 fi
+
+# ---- ringtrace --serve, tailed by pcpu-stat -T ----
+threads=2 events=3000
+"$ex/ringtrace" --serve $threads $events >"$tmp/trace" 2>&1 &
+trace_pid=$!
+for _ in $(seq 300); do
+	grep -q '^ringtrace: serving' "$tmp/trace" && break
+	kill -0 "$trace_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if ! grep -q '^ringtrace: serving: [0-9]* events written, 0 dropped' "$tmp/trace"; then
+	fail "ringtrace --serve did not start: $(tail -3 "$tmp/trace")"
+else
+	total=$((threads * events))
+	"$stat" -T trace -n $total -x "$trace_pid" >"$tmp/tail" 2>"$tmp/tail.err" ||
+		fail "pcpu-stat -T trace -n $total exited $?: $(tail -3 "$tmp/tail.err")"
+	# struct event: thread (4 bytes), latency (4), request (8), little
+	# endian: one line per event with its thread and request number.
+	awk 'function hexval(s,  i, v) {
+		v = 0
+		for (i = length(s) - 1; i >= 1; i -= 2)
+			v = v * 256 + (index("0123456789abcdef", substr(s, i, 1)) - 1) * 16 + \
+			    index("0123456789abcdef", substr(s, i + 1, 1)) - 1
+		return v
+	}
+	$3 == 16 && $4 == "hex" { print hexval(substr($5, 1, 8)), hexval(substr($5, 17, 16)) }
+	$3 != 16 || $4 != "hex" { print "bad", $0 }' "$tmp/tail" >"$tmp/events"
+	got=$(wc -l <"$tmp/events")
+	[ "$got" = $total ] || fail "pcpu-stat -T: $got lines, want $total"
+	grep -q '^bad' "$tmp/events" && fail "not events: $(grep -m3 '^bad' "$tmp/events")"
+	for t in $(seq 0 $((threads - 1))); do
+		# Thread t's requests, in the order printed: 0 .. events-1.
+		awk -v t=$t '$1 == t { print $2 }' "$tmp/events" >"$tmp/got.$t"
+		seq 0 $((events - 1)) >"$tmp/want.$t"
+		cmp -s "$tmp/want.$t" "$tmp/got.$t" ||
+			fail "thread $t: its events are not 0..$((events - 1)) in order ($(wc -l <"$tmp/got.$t") of them)"
+	done
+	"$stat" -T trace -t 0.3 "$trace_pid" >"$tmp/tail2" 2>&1 ||
+		fail "second tail exited $?: $(tail -3 "$tmp/tail2")"
+	grep -q ' 0 records from ring trace' "$tmp/tail2" ||
+		fail "second tail found records: $(tail -3 "$tmp/tail2")"
+	echo "pcpu-stat -T trace on ringtrace --serve: $got events, each thread's $events in order; then none left"
+	head -2 "$tmp/tail" | sed 's/^/  /'
+	kill -TERM "$trace_pid"
+	wait "$trace_pid"
+	rc=$?
+	trace_pid=
+	[ $rc = 0 ] || fail "ringtrace --serve exited $rc: $(tail -3 "$tmp/trace")"
+fi
+
+# ---- ringtrace with its own consumer: two consumers, a warning ----
+# Long enough to outlive the tail (about 3 s here); stopped after it.
+"$ex/ringtrace" 2 3000000 >"$tmp/trace" 2>&1 &
+trace_pid=$!
+sleep 0.3
+"$stat" -T trace -n 1000 "$trace_pid" >/dev/null 2>"$tmp/tail.err"
+rc=$?
+if kill -0 "$trace_pid" 2>/dev/null; then
+	[ $rc = 0 ] || fail "tail of ringtrace exited $rc: $(tail -3 "$tmp/tail.err")"
+	grep -q 'warning: another consumer reads ring trace' "$tmp/tail.err" ||
+		fail "no warning about ringtrace's own consumer: $(cat "$tmp/tail.err")"
+	echo "two consumers: $(grep -o 'warning: another consumer[^.]*' "$tmp/tail.err")"
+else
+	echo "ringtrace ended before the tail: the warning is not checked"
+fi
+kill -TERM "$trace_pid" 2>/dev/null
+wait "$trace_pid"
+trace_pid=
 
 [ $fails = 0 ] && echo ok
 exit $((fails > 0))
