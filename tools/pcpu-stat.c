@@ -1184,10 +1184,9 @@ static void tail_notes(struct tail *tl)
 			printf("note: %s: %" PRIu64 " records dropped by the "
 			       "writers (buffer full)\n", b,
 			       st.discarded - o->discarded);
-		if (st.overwritten > o->overwritten)
-			printf("note: %s: %" PRIu64 " records overwritten "
-			       "before they were read\n", b,
-			       st.overwritten - o->overwritten);
+		/* Not overwritten: the reader's count is written - consumed,
+		 * which includes what is still unread until the writers are
+		 * quiet and the reader has drained; the summary says it. */
 		if (st.corrupt > o->corrupt)
 			printf("note: %s: %" PRIu64 " damaged regions skipped "
 			       "(corrupt), %" PRIu64 " in all\n", b,
@@ -1200,7 +1199,6 @@ static void tail_notes(struct tail *tl)
 		/* Discards only grow; a hostile writer that lowers them
 		 * gets no negative note, and the baseline follows. */
 		o->discarded = st.discarded;
-		o->overwritten = st.overwritten;
 		o->corrupt = st.corrupt;
 		o->abandoned = st.abandoned;
 	}
@@ -1402,7 +1400,7 @@ static int tail_ring(struct target *t)
 	tail_notes(&tl);
 	fflush(stdout);
 	{
-		uint64_t lost = 0, damaged = 0;
+		uint64_t lost = 0, damaged = 0, over = 0;
 
 		for (uint32_t c = 0; c < tl.nbufs; c++) {
 			struct pcpu_ring_stats st;
@@ -1414,12 +1412,19 @@ static int tail_ring(struct target *t)
 				lost += st.discarded -
 					tl.seen[tl.nbufs + c].discarded;
 			damaged += st.corrupt + st.abandoned;
+			over += st.overwritten;
 		}
 		fprintf(stderr, "pcpu-stat: %ld records from ring %s%s; %"
 			PRIu64 " dropped by the writers meanwhile, %" PRIu64
-			" damaged or abandoned skipped\n", tl.shown, opt.tail,
+			" damaged or abandoned skipped", tl.shown, opt.tail,
 			stop_sig ? " (interrupted)" : tl.out_err ?
 			" (output closed)" : "", lost, damaged);
+		if (it && it->ring.flags & PCPU_RING_OVERWRITE)
+			fprintf(stderr, "; overwrite mode: %" PRIu64 " records "
+				"written and not read in the ring's life "
+				"(overwritten; exact once its writers are "
+				"quiet)", over);
+		fputc('\n', stderr);
 	}
 out:
 	/* Closing publishes our positions: the next reader starts there. */
