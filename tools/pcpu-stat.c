@@ -1148,8 +1148,12 @@ static void put_payload(const unsigned char *p, uint32_t len)
 		return;
 	}
 	fputs("hex ", stdout);
-	for (uint32_t i = 0; i < len; i++)
-		printf("%02x", p[i]);
+	/* A digit table, not a printf per byte: a tail prints every
+	 * record the writers make, and falls behind if it is slow. */
+	for (uint32_t i = 0; i < len; i++) {
+		putchar("0123456789abcdef"[p[i] >> 4]);
+		putchar("0123456789abcdef"[p[i] & 15]);
+	}
 	if (!len)
 		fputs("-", stdout);
 }
@@ -1377,6 +1381,11 @@ static int tail_ring(struct target *t)
 		/* Nothing now.  A process that exited writes no more: what
 		 * it wrote before was read above (its ring stays mapped
 		 * here), so the tail ends. */
+		/* A batch of none may only mean that the reader's bounded
+		 * work ran out (padding, damage): end only when there is
+		 * nothing to read at all. */
+		if (exited && pcpu_ring_wait(&tl.rd, 0, 0) == 1)
+			continue;
 		if (exited) {
 			ret = fail(EX_NOTFOUND, "process %d (%s) has exited",
 				   (int)t->pid, t->comm);
