@@ -128,8 +128,11 @@ int pcpu_stat_ulong(const char *name, unsigned long __pcpu *h);
  * pcpu_stat_ring - show ring r as name: for each buffer, the bytes
  * written and read (the write position and the consumer's tail), the
  * unread bytes, and the records the writers dropped (and, in overwrite
- * mode, wrote).  pcpu-stat reads the ring's control blocks only: it never
- * consumes records.  r must stay valid until pcpu_stat_remove(name).
+ * mode, wrote).  pcpu-stat's views read the ring's control blocks only
+ * and never consume records; its tail (pcpu-stat -T name) is the ring's
+ * consumer, taking the memfd with pidfd_getfd() (the entry keeps
+ * pcpu_ring_fd()): do not tail a ring the program reads itself.  r must
+ * stay valid until pcpu_stat_remove(name).
  * Returns 0, or -1 with errno EINVAL (name as above; r NULL or without
  * its mapping), EEXIST, ENOSPC, ENOMEM or an mmap() error.  Sets
  * pcpu_last_error().  Same attributes as pcpu_stat_counter().
