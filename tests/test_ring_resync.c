@@ -27,6 +27,12 @@
  *
  * Each case prints records written, read and lost, and where the loss was
  * counted; no read may return an error.
+ *
+ * A record's buffer is the one its address is in.  Pinned to another
+ * CPU, the same thread writes to another buffer when copies are indexed
+ * by CPU; by mm_cid it may keep its id, and B's records follow A's in
+ * A's buffer (newer values, after the damaged page): then they count as
+ * A's, and the other buffer is not tested.
  */
 #include "harness.h"
 
@@ -75,7 +81,17 @@ static void ring_init(struct ring *t, const char *name)
 	      "reader_open: %s", strerror(errno));
 }
 
-/* NREC records base.. on CPU cpu; record `uncommitted` stays reserved. */
+/* The buffer (copy index) that holds address p, from the shared layout. */
+static unsigned int buf_of(const struct ring *t, const void *p)
+{
+	const struct pcpu_ring_shared *sh = pcpu_ring_mem(t->r);
+
+	return (unsigned int)(((const char *)p - (const char *)sh -
+			       sh->data_off) / sh->buf_size);
+}
+
+/* NREC records base.. on CPU cpu; record `uncommitted` stays reserved.
+ * Returns the buffer they went to. */
 static unsigned int fill(struct ring *t, unsigned int cpu, uint64_t base,
 			 int uncommitted)
 {
@@ -93,6 +109,11 @@ static unsigned int fill(struct ring *t, unsigned int cpu, uint64_t base,
 		t->hdr[k] = (uint64_t *)(p - PCPU_RING_HDR_SIZE);
 		if (k != uncommitted)
 			CHECK(pcpu_ring_commit(t->r, p) == 0, "commit %d", k);
+		if (k == 0)
+			buf = buf_of(t, p);
+		else
+			CHECK(buf_of(t, p) == buf, "%s: record %d in buffer %u, "
+			      "record 0 in %u", t->name, k, buf_of(t, p), buf);
 	}
 	return buf;
 }
@@ -142,11 +163,13 @@ static void stats(struct ring *t, struct pcpu_ring_stats *st)
 	CHECK(pcpu_ring_reader_stats(&t->rd, t->buf, st) == 0, "stats");
 }
 
-/* The damaged buffer's writers go on: MORE records, none dropped. */
+/* The damaged buffer's writers go on: MORE records, none dropped.  By
+ * mm_cid this thread may have another id by now (it slept), its records
+ * another buffer: then the run says so. */
 static void writers_go_on(struct ring *t, unsigned int cpu)
 {
 	uint64_t v, base = 1000000, dropped = 0;
-	long before = t->got;
+	long before = t->got, before_other = t->other, moved;
 	struct pcpu_ring_stats st;
 
 	pin(cpu);
@@ -159,9 +182,17 @@ static void writers_go_on(struct ring *t, unsigned int cpu)
 	}
 	drain(t);
 	stats(t, &st);
+	moved = t->other - before_other;
 	printf("%s: then %d more written, %llu dropped, %ld read\n", t->name,
-	       MORE, (unsigned long long)dropped, t->got - before);
-	CHECK(dropped == 0 && t->got - before == MORE,
+	       MORE, (unsigned long long)dropped, t->got - before + moved);
+	if (moved && pcpu_index_source() == PCPU_INDEX_CID)
+		printf("%s: mm_cid indexing: %ld of them went to another "
+		       "buffer than the damaged one (the thread's id "
+		       "changed)\n", t->name, moved);
+	else
+		CHECK(!moved, "%s: %ld records in another buffer, indexed by "
+		      "CPU", t->name, moved);
+	CHECK(dropped == 0 && t->got - before + moved == MORE,
 	      "%s: the writers must go on after the damage", t->name);
 }
 
@@ -170,32 +201,40 @@ static void length(unsigned int cpu_a, unsigned int cpu_b)
 	struct pcpu_ring_stats st;
 	struct ring t;
 	unsigned int buf_b = 0;
-	long lost;
+	long lost, in_a = 0;
 
 	ring_init(&t, "length");
 	t.buf = fill(&t, cpu_a, 0, -1);
 	if (cpu_b != cpu_a) {
-		/* B's records are newer: read_next meets A's damage first. */
+		/* B's records are newer: read_next meets A's damage first.
+		 * Values after A's, for when they share A's buffer. */
 		uint64_t *a_hdr[NREC];
 
 		memcpy(a_hdr, t.hdr, sizeof(a_hdr));
-		buf_b = fill(&t, cpu_b, 0, -1);
+		buf_b = fill(&t, cpu_b, NREC, -1);
 		memcpy(t.hdr, a_hdr, sizeof(a_hdr));
+		if (buf_b == t.buf) {
+			in_a = NREC;
+			printf("length: CPU %u's records went to CPU %u's buffer "
+			       "%u (one mm_cid on both): the other buffer is "
+			       "not tested\n", cpu_b, cpu_a, buf_b);
+		}
 	}
 	/* Stamp and commit flag intact, length far beyond the page. */
 	t.hdr[BAD][0] |= PCPU_RING_LEN_MASK;
 	lost = rest_of_page(&t);
 	drain(&t);
 	stats(&t, &st);
-	printf("length: written %d expected = read %ld + %ld lost in %llu "
+	printf("length: written %ld expected = read %ld + %ld lost in %llu "
 	       "corrupt region; other CPU's buffer: %ld of %d read; %ld "
-	       "errors\n", NREC, t.got, NREC - t.got,
+	       "errors\n", NREC + in_a, t.got, NREC + in_a - t.got,
 	       (unsigned long long)st.corrupt, t.other,
 	       cpu_b != cpu_a && buf_b != t.buf ? NREC : 0, t.errors);
 	CHECK(t.errors == 0, "length: %ld read errors", t.errors);
-	CHECK(t.got == NREC - lost && st.corrupt == 1 && st.abandoned == 0,
-	      "length: read %ld (want %ld), corrupt %llu (want 1)", t.got,
-	      NREC - lost, (unsigned long long)st.corrupt);
+	CHECK(t.got == NREC - lost + in_a && st.corrupt == 1 &&
+	      st.abandoned == 0, "length: read %ld (want %ld), corrupt %llu "
+	      "(want 1)", t.got, NREC - lost + in_a,
+	      (unsigned long long)st.corrupt);
 	if (cpu_b != cpu_a && buf_b != t.buf)
 		CHECK(t.other == NREC, "length: other buffer %ld of %d read",
 		      t.other, NREC);
