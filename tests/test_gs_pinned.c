@@ -40,8 +40,12 @@ static void *moved(void *p)
 		return (void *)1;
 	/* Pinned means the kernel no longer moves the base with the thread
 	 * (PCPU_BACKEND=gs striped the process at load): a move must show. */
+#ifdef SYS_arch_prctl	/* x86 only; the backend is x86-only too */
 	if (!syscall(SYS_arch_prctl, PCPU_ARCH_GET_GS_PERCPU, arg))
 		return (void *)4;
+#else
+	(void)arg;
+#endif
 	this_cpu_add(x, 5);
 	if (*pcpu_ptr(x, 0) != 5 || pcpu_gs_check_thread())
 		return (void *)2;
