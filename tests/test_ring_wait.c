@@ -90,6 +90,7 @@ static struct {
 	double slept;
 	size_t min_bytes;
 	int64_t timeout;
+	int done;		/* the sleeper returned (interrupted()) */
 } sl;
 
 static void *sleeper(void *arg)
@@ -103,6 +104,7 @@ static void *sleeper(void *arg)
 	sl.err = errno;
 	sl.slept = t_now() - t0;
 	sl.got = sl.ret == 1 ? drain() : 0;
+	__atomic_store_n(&sl.done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -248,13 +250,29 @@ static void interrupted(void)
 	drain();
 	sl.min_bytes = 0;
 	sl.timeout = 5000000000ll;
+	sl.done = 0;
 	pthread_create(&th, NULL, sleeper, NULL);
-	usleep(50000);
-	pthread_kill(th, SIGUSR1);
+	/*
+	 * A signal that lands before the sleeper is inside the futex wait
+	 * (a slow start: a loaded machine, a sanitizer) runs its handler and
+	 * the wait goes on, as it should.  So signal every 50 ms until the
+	 * wait returns: the first one that finds it asleep must end it with
+	 * EINTR, well before its 5 s timeout.
+	 */
+	int signals = 0;
+
+	for (int i = 0; i < 80 && !__atomic_load_n(&sl.done, __ATOMIC_ACQUIRE);
+	     i++) {
+		usleep(50000);
+		if (!__atomic_load_n(&sl.done, __ATOMIC_ACQUIRE)) {
+			pthread_kill(th, SIGUSR1);
+			signals++;
+		}
+	}
 	pthread_join(th, NULL);
-	printf("a signal during the wait: returned %d (%s) after %.0f ms "
-	       "(expected -1, EINTR)\n", sl.ret, strerror(sl.err),
-	       sl.slept * 1e3);
+	printf("a signal during the wait: returned %d (%s) after %.0f ms, "
+	       "%d signal(s) sent (expected -1, EINTR)\n", sl.ret,
+	       strerror(sl.err), sl.slept * 1e3, signals);
 	CHECK(sl.ret == -1 && sl.err == EINTR, "signal: %d %d", sl.ret,
 	      sl.err);
 }
