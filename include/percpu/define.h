@@ -22,13 +22,15 @@
  * Lifetime.  A constructor of the object that holds the definition (the
  * program, or a shared library) allocates it zeroed on every CPU, before
  * that object's constructors without a priority, and its destructor frees
- * it (at dlclose() for a shared library, at exit for the rest; the handle
- * is then NULL).  So a shared library can define per-CPU variables and be
- * dlopen()ed and dlclose()d any number of times without leaking.  Threads
- * must be done with a library's variables before it is dlclose()d; at
- * exit, destructors run while other threads may still be running: such a
- * thread's later ops write into freed per-CPU memory, which stays mapped
- * (no fault), and the exiting process does not read it.
+ * its memory (at dlclose() for a shared library, at exit for the rest).
+ * So a shared library can define per-CPU variables and be dlopen()ed and
+ * dlclose()d any number of times without leaking.  Threads must be done
+ * with a library's variables before it is dlclose()d; at exit, destructors
+ * run while other threads may still be running, so the destructor leaves
+ * the handle as it was: such a thread's later ops write into freed
+ * per-CPU memory, which stays mapped (no fault), and the exiting process
+ * does not read it (tests/test_define_exit.c; a NULL handle would make
+ * them fault at cpu * stride).
  *
  * The first definition initializes the library with its defaults
  * (pcpu_init(NULL): PCPU_STRIDE and the other variables apply).  A program
@@ -74,8 +76,8 @@ void pcpu__define_free(void *p);
 	__attribute__((destructor(PCPU_DEFINE_PRIORITY)))		\
 	static void pcpu__define_dtor_##name(void)			\
 	{								\
+		/* The handle keeps its value (see Lifetime). */	\
 		pcpu__define_free((void *)name);			\
-		name = NULL;						\
 	}								\
 	extern __typeof__(type) __pcpu *name
 
