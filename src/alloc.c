@@ -213,36 +213,35 @@ out:
  * read, assume the page may hold data: scanning it is always correct, and
  * only costs touching memory.
  */
-static int page_maybe_nonzero(uintptr_t pg, size_t page)
+static int page_maybe_nonzero(uintptr_t pg, size_t page, int *pagemap)
 {
-	static int pagemap = -1;
-	static pid_t pagemap_pid;
 	unsigned char resident = 1;
 	uint64_t ent;
 
 	if (mincore((void *)pg, page, &resident) || (resident & 1))
 		return 1;
-	/* Opened once per process: a child must not read its parent's. */
-	if (pagemap >= 0 && pagemap_pid != getpid()) {
-		close(pagemap);
-		pagemap = -1;
-	}
-	if (pagemap < 0) {
-		pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		pagemap_pid = getpid();
-		if (pagemap < 0)
-			return 1;
-	}
-	if (pread(pagemap, &ent, sizeof(ent), (off_t)(pg / page * sizeof(ent)))
-	    != (ssize_t)sizeof(ent))
+	/*
+	 * Opened by the scrub that needs it and closed when it ends, never
+	 * kept: a descriptor held across calls would be the application's
+	 * to lose (a daemon that closes what it inherited, then opens a file
+	 * that gets the same number, saw its file closed by the next
+	 * pcpu_free() in a fork child) and could be replaced under us by
+	 * one the application opened.
+	 */
+	if (*pagemap == -2)
+		*pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (*pagemap < 0)
+		return 1;
+	if (pread(*pagemap, &ent, sizeof(ent),
+		  (off_t)(pg / page * sizeof(ent))) != (ssize_t)sizeof(ent))
 		return 1;
 	return (ent >> 62) != 0;
 }
 
 /* Zero [p, p + len) where it is not already, without touching pages that
  * cannot hold data (no RSS, no page tables for copies of CPUs that never
- * ran). */
-static void clear(char *p, size_t len)
+ * ran).  *pagemap: the page map's descriptor, -2 until opened. */
+static void clear(char *p, size_t len, int *pagemap)
 {
 	size_t page = (size_t)getpagesize();
 
@@ -252,7 +251,7 @@ static void clear(char *p, size_t len)
 
 		if (n > len)
 			n = len;
-		if (page_maybe_nonzero(pg, page)) {
+		if (page_maybe_nonzero(pg, page, pagemap)) {
 			for (size_t i = 0; i < n; i++) {
 				if (p[i]) {
 					memset(p + i, 0, n - i);
@@ -279,6 +278,7 @@ static void scrub(size_t off, size_t end, size_t fo, size_t fl)
 	size_t pg_lo = (fo + page - 1) & ~(page - 1);
 	size_t pg_hi = (fo + fl) & ~(page - 1);
 	unsigned int cpu, copies = pcpu_nr_copies();
+	int pagemap = -2;
 
 	if (pg_lo >= pg_hi)
 		pg_lo = pg_hi = end;
@@ -287,15 +287,18 @@ static void scrub(size_t off, size_t end, size_t fo, size_t fl)
 
 		if (pg_lo < pg_hi &&
 		    madvise(copy + pg_lo, pg_hi - pg_lo, MADV_DONTNEED))
-			clear(copy + pg_lo, pg_hi - pg_lo);
+			clear(copy + pg_lo, pg_hi - pg_lo, &pagemap);
 		if (off < pg_lo)
-			clear(copy + off, (end < pg_lo ? end : pg_lo) - off);
+			clear(copy + off, (end < pg_lo ? end : pg_lo) - off,
+			      &pagemap);
 		if (end > pg_hi) {
 			size_t from = off > pg_hi ? off : pg_hi;
 
-			clear(copy + from, end - from);
+			clear(copy + from, end - from, &pagemap);
 		}
 	}
+	if (pagemap >= 0)
+		close(pagemap);
 }
 
 int pcpu_free(void *p)
