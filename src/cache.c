@@ -322,6 +322,8 @@ static uint64_t depot_get(struct pcpu_cache *c, intptr_t *v, uint64_t want)
 			v[j] = (intptr_t)(c->base +
 					  (d->created + j) * c->stride);
 		d->created += got;
+		/* Before any of them leaves this mutex (cache.h, owns()). */
+		__atomic_store_n(&c->carved, d->created, __ATOMIC_RELAXED);
 	}
 	if (got) {
 		d->refills++;

@@ -30,6 +30,52 @@ static void census(struct pcpu_cache *c, uint64_t allocated, const char *what)
 }
 
 /*
+ * An object's start that was never carved (index created .. max - 1):
+ * its first word is 0, not the cookie, so only the index can refuse it.
+ * Accepted, it would sit in a slab and be carved again later: the same
+ * address handed out twice.  Refused with EINVAL, and every remaining
+ * object (max - 1 of them, one is held) is allocated exactly once.
+ */
+static void uncarved(struct pcpu_cache *c, uint64_t created, size_t max)
+{
+	void **got = calloc(max + 1, sizeof(*got));
+	size_t n = 0, dups = 0;
+	int refused = 0, tried = 0;
+
+	if (created < max) {
+		const size_t idx[] = { created, max - 1, (created + max) / 2 };
+
+		for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+			tried++;
+			errno = 0;
+			refused += pcpu_cache_free(c, c->base +
+						   idx[i] * c->stride) == -1 &&
+				   errno == EINVAL;
+		}
+	}
+	printf("uncarved objects (created %llu of %zu): %d of %d refused "
+	       "with EINVAL (expected all)\n", (unsigned long long)created,
+	       max, refused, tried);
+	CHECK(refused == tried, "%d of %d uncarved objects accepted",
+	      tried - refused, tried);
+	CHECK(got != NULL, "calloc");
+	if (!got)
+		return;
+	while (n <= max && (got[n] = pcpu_cache_alloc(c)))
+		n++;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			dups += got[i] == got[j];
+	printf("then %zu allocations (expected %zu), %zu duplicate "
+	       "addresses (expected 0)\n", n, max - 1, dups);
+	CHECK(n == max - 1 && dups == 0, "%zu allocations, %zu duplicates",
+	      n, dups);
+	for (size_t i = 0; i < n; i++)
+		CHECK(pcpu_cache_free(c, got[i]) == 0, "free %zu", i);
+	free(got);
+}
+
+/*
  * Every kind of pointer that is not an object's start is refused with
  * EINVAL and changes nothing, for a power-of-two stride (the rotated
  * one-comparison check) and for others (the reciprocal): just below the
@@ -83,6 +129,7 @@ static void bad_pointers(size_t size, size_t align, size_t max)
 	      tried - refused, tried);
 	CHECK(pcpu_cache_stats(c, &st) == 0 && st.created == created &&
 	      st.allocated == 1, "a refused free changed the census");
+	uncarved(c, created, max);
 	CHECK(pcpu_cache_free(c, o) == 0, "the real free");
 	CHECK(pcpu_cache_destroy(c) == 0, "destroy");
 }

@@ -42,10 +42,12 @@
  *
  * Bad frees.  Objects are carved from one address range reserved at
  * creation (max_objects * object stride, MAP_NORESERVE: pages are
- * committed on first use), so a foreign pointer is a range check and an
- * interior one an alignment check: for a power-of-two stride both are one
- * comparison of the rotated offset (pcpu__cache_owns()), otherwise a
- * multiplication by the stride's reciprocal.  A double free is caught the
+ * committed on first use), in order, so a foreign pointer (or one to an
+ * object not carved yet) is a check of the index against the objects
+ * carved so far and an interior one an alignment check: for a
+ * power-of-two stride both are one comparison of the rotated offset
+ * (pcpu__cache_owns()), otherwise a multiplication by the stride's
+ * reciprocal.  A double free is caught the
  * way glibc's tcache catches it: a free writes the cache's random cookie
  * into the object's first word and an allocation clears it, so a free
  * that finds the cookie already there is suspect, and the slow path
@@ -101,6 +103,14 @@ struct pcpu_cache {
 	unsigned int shift;		/* log2(stride) if a power of 2, or 0 */
 	unsigned int capacity;		/* per-CPU slab bound */
 	void *depot;			/* shared depot, src/cache.c */
+	/*
+	 * Objects carved so far (index < carved exists): a free of an
+	 * index at or above it is refused, since that address has never
+	 * been handed out and will be carved later.  Raised only under the
+	 * depot mutex, never lowered.  Last, so that the fields above keep
+	 * their offsets for code compiled against the older header.
+	 */
+	uint64_t carved;
 };
 
 struct pcpu_cache_stats {
@@ -160,22 +170,33 @@ PCPU__INLINE int pcpu__cache_aligned(const struct pcpu_cache *c,
 }
 
 /*
- * Is obj one of c's objects (in range and at an object's start)?  For a
- * power-of-two stride (shift 3 .. 23) one comparison does both: the
- * offset rotated right by shift is the index when it is aligned, and when
- * it is not its low bits land in the top bits, far above nobj (at most
- * 2^32); a pointer below base wraps to an offset whose top bits are set,
- * just as far above.
+ * Is obj one of c's objects (in range, at an object's start, and carved
+ * already)?  For a power-of-two stride (shift 3 .. 23) one comparison
+ * does all three: the offset rotated right by shift is the index when it
+ * is aligned, and when it is not its low bits land in the top bits, far
+ * above carved (at most nobj, at most 2^32); a pointer below base wraps
+ * to an offset whose top bits are set, just as far above.
+ *
+ * carved is read relaxed: a caller holding a carved object got it
+ * through a chain that happens after its carving (the depot mutex, then
+ * a slab, whose threads its CPU orders, or the caller's own hand-off), so
+ * the load sees that carve or a later one.  A pointer to an object not
+ * carved yet is refused, unless it is being carved at that instant (then
+ * the caller frees what another thread is just being handed: a race of
+ * the caller's, as with free()).
  */
 PCPU__INLINE int pcpu__cache_owns(const struct pcpu_cache *c,
 				  const void *obj)
 {
 	uint64_t off = (uint64_t)((const char *)obj - c->base);
+	uint64_t carved = __atomic_load_n(&c->carved, __ATOMIC_RELAXED);
 	unsigned int s = c->shift;
 
 	if (PCPU__LIKELY(s))
-		return ((off >> s) | (off << (64 - s))) < c->nobj;
-	return off < c->limit && pcpu__cache_aligned(c, off);
+		return ((off >> s) | (off << (64 - s))) < carved;
+	/* The division is exact only below limit: range first. */
+	return off < c->limit && pcpu__cache_aligned(c, off) &&
+	       (uint64_t)(((unsigned __int128)off * c->recip) >> 64) < carved;
 }
 
 /*
