@@ -9,12 +9,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -903,6 +905,7 @@ bad:
 int pcpu_ring_reader_open_fd(struct pcpu_ring_reader *rd, int fd)
 {
 	struct pcpu_ring_shared sh;
+	struct statfs fs;
 	struct stat st;
 	size_t size;
 	void *m;
@@ -925,6 +928,17 @@ int pcpu_ring_reader_open_fd(struct pcpu_ring_reader *rd, int fd)
 	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
 			 (F_SEAL_SHRINK | F_SEAL_GROW)) {
 		errno = EPERM;
+		return -1;
+	}
+	/* The seals hold the size, not the pages, on anything but shmem:
+	 * hugetlbfs (MFD_HUGETLB) takes them yet still lets the writer
+	 * punch holes, and a reader refaulting a page the exhausted huge
+	 * page pool cannot give back dies of SIGBUS.  memfd_create() files
+	 * without MFD_HUGETLB are shmem and report TMPFS_MAGIC. */
+	if (fstatfs(fd, &fs))
+		return -1;
+	if (fs.f_type != TMPFS_MAGIC) {
+		errno = EINVAL;
 		return -1;
 	}
 	if (fstat(fd, &st))

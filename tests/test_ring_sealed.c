@@ -11,7 +11,9 @@
  * memfd holding a ring image, one sealed against shrinking only, a file
  * on disk, a sealed memfd too small or holding no ring, a pipe, a closed
  * fd and a read-only fd are refused with their errno and leave no
- * mapping; on the ring's own fd it reads every record, and
+ * mapping; so is a sealed hugetlbfs memfd (MFD_HUGETLB), EINVAL: hugetlbfs
+ * takes the size seals but still punches holes, and a reader whose page
+ * is refaulted from an exhausted huge page pool dies of SIGBUS; on the ring's own fd it reads every record, and
  * pcpu_ring_reader_close() removes the mapping it made.
  */
 #include "harness.h"
@@ -179,6 +181,51 @@ static void refuse(const char *what, int fd, int want)
 	CHECK(ring_maps() == before, "open_fd on %s left a mapping", what);
 }
 
+/*
+ * A sealed hugetlbfs memfd holding the ring image if the huge page pool
+ * can back it (otherwise holes, read as zeros: refused either way, and
+ * with EINVAL, before its contents are looked at).  Creating one needs no
+ * huge page; a shared mapping of it reserves them at mmap() and fails
+ * with ENOMEM when the pool is empty, so nothing here faults.
+ */
+static void refuse_hugetlb(const void *img, size_t size)
+{
+	size_t huge = 2u << 20, len = (size + huge - 1) / huge * huge;
+	const char *with = "holes (no huge page in the pool)";
+	void *m;
+	int fd;
+
+	fd = memfd_create("pcpu_ring_huge", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+			  MFD_HUGETLB);
+	if (fd < 0) {
+		printf("open_fd on a sealed hugetlb memfd: not run, "
+		       "memfd_create(MFD_HUGETLB): %s (no other file system "
+		       "takes the size seals)\n", strerror(errno));
+		return;
+	}
+	if (ftruncate(fd, (off_t)len)) {
+		printf("open_fd on a sealed hugetlb memfd: not run, "
+		       "ftruncate(%zu): %s\n", len, strerror(errno));
+		close(fd);
+		return;
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m != MAP_FAILED) {
+		memcpy(m, img, size);
+		munmap(m, len);
+		with = "the ring image";
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW)) {
+		printf("open_fd on a sealed hugetlb memfd: not run, "
+		       "F_ADD_SEALS: %s\n", strerror(errno));
+		close(fd);
+		return;
+	}
+	printf("hugetlb memfd of %zu bytes, sealed, holding %s\n", len, with);
+	refuse("a sealed hugetlb memfd", fd, EINVAL);
+	close(fd);
+}
+
 static void open_fd_checks(struct pcpu_ring *r)
 {
 	size_t size = pcpu_ring_mem_size(r);
@@ -202,6 +249,7 @@ static void open_fd_checks(struct pcpu_ring *r)
 	fd = image_fd(zero, size, F_SEAL_SHRINK | F_SEAL_GROW);
 	refuse("a sealed memfd of zeros", fd, EBADMSG);
 	close(fd);
+	refuse_hugetlb(img, size);
 	fd = mkstemp(path);
 	if (fd >= 0) {
 		unlink(path);

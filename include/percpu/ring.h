@@ -134,7 +134,8 @@
  *  - The mapping cannot shrink under the reader.  The memfd is sealed at
  *    creation (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), and
  *    pcpu_ring_reader_open_fd() maps a ring only after checking those
- *    seals and the size (fstat); it unmaps it at close.  The older
+ *    seals, that the file is on shmem (hugetlbfs takes the seals but
+ *    still punches holes) and the size (fstat); it unmaps it at close.  The older
  *    pcpu_ring_reader_open() takes a pointer it cannot check: use it on
  *    this process's pcpu_ring_mem(), or on a mapping of a file whose
  *    size nobody else can change; a peer that truncates an unsealed file
@@ -626,8 +627,12 @@ struct pcpu_ring_stats {
  * consumer publishes its position there) and opens it as
  * pcpu_ring_reader_open() does; pcpu_ring_reader_close() unmaps it.  fd
  * stays the caller's (it may be closed after the call).
- * Returns 0, or -1 with errno EINVAL (rd NULL, or fd not a regular
- * file), EBADF (fd not open), EPERM (the size is not sealed, or the file
+ * Also checks that the file is on shmem (fstatfs() f_type TMPFS_MAGIC,
+ * as memfd_create() files are): hugetlbfs (MFD_HUGETLB) takes the seals
+ * but still lets the writer punch holes, and a reader refaulting one
+ * from an exhausted huge page pool dies of SIGBUS.
+ * Returns 0, or -1 with errno EINVAL (rd NULL, fd not a regular file, or
+ * sealed but not on shmem/tmpfs: a hugetlbfs memfd), EBADF (fd not open), EPERM (the size is not sealed, or the file
  * cannot be sealed: not a memfd), EBADMSG (not a ring, or inconsistent
  * geometry), ENOMEM, or an mmap() error (EACCES: fd not open for reading
  * and writing).  MT-safe (on distinct readers); not async-signal-safe.
