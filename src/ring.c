@@ -394,6 +394,19 @@ static int prepare(struct pcpu_ring *r, struct pcpu_cs *cs, uint64_t raw,
 	pcpu_cs_cmpeqv_trystorev_storev_release(cs, v, (intptr_t)raw,
 			(intptr_t *)&r->pages[pg], (intptr_t)(lap + 1),
 			(intptr_t)(raw | 1));
+	/* The seqlock's writer side: pages[] before every record store of
+	 * the new lap, paired with the consumer's acquire fence between
+	 * its copy and its reload of pages[] (take()).  The commit's
+	 * release does not give it: the next record's address comes from
+	 * our own load of that wpos, and on arm64 a load reading this
+	 * CPU's own stlr orders nothing for other observers, so the
+	 * record's stores could become visible before pages[] and a
+	 * consumer would keep a torn copy.  dmb ish on arm64, only a
+	 * compiler barrier on x86 (TSO); once per page, off the fast
+	 * path.  Another thread of this CPU that writes there next comes
+	 * after the scheduler's or the signal code's lock, which orders
+	 * the same way.  Whether or not the sequence committed: cheap. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	return 1;
 }
 

@@ -98,13 +98,17 @@
  *  - the consumer publishes tail with a store-release after its copies,
  *    paired with the writers' acquire load of tail when they refresh
  *    limit: space is reused only after the copies out of it;
- *  - overwrite mode, seqlock per page: the entering sequence's try-store
- *    of pages[] is ordered before its commit (release), and the records
- *    written in that page depend on that commit's value (their address
- *    comes from wpos), so a consumer that sees any byte of the new lap
- *    and then, after an acquire fence, loads pages[], sees the new lap:
- *    it copies a record, fences, and keeps the copy only if pages[] still
- *    names the record's lap;
+ *  - overwrite mode, seqlock per page: after the entering sequence (its
+ *    try-store of pages[] comes before its commit) the entering writer
+ *    runs a release fence, before any record store of the new lap; its
+ *    pair is the consumer's acquire fence between its copy of a record
+ *    and its reload of pages[].  So a consumer that sees any byte of the
+ *    new lap sees the new lap in pages[]: it copies a record, fences, and
+ *    keeps the copy only if pages[] still names the record's lap.  (The
+ *    address dependency of the records on wpos is not enough: on arm64
+ *    the writer's load of its own stlr of wpos orders nothing for other
+ *    observers.  A record written there by another thread of the CPU
+ *    comes after the scheduler's or signal delivery's locks.);
  *  - sleeping: a writer loads `waiters` right after its commit with no
  *    fence; the consumer stores it and runs
  *    membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before it looks at the
