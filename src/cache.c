@@ -364,8 +364,23 @@ static long steal(struct pcpu_cache *c, unsigned int k)
 						 __ATOMIC_RELAXED))
 			continue;
 		if (pcpu_cs_fence(k)) {
-			/* Undo: nobody but us changes a stopped count. */
-			__atomic_store_n(&s->n, n, __ATOMIC_RELEASE);
+			/*
+			 * Undo, only if the mark is still ours: a sequence on
+			 * that CPU that compared n before the mark may have
+			 * committed after it (a pop leaves n - 1, its object
+			 * handed out), and putting n back would make that
+			 * object free and allocated at once.  A failed
+			 * exchange leaves what the CPU wrote: a live count
+			 * (or a later thief's mark), nothing taken.  The
+			 * exchange succeeding on a count that went back to
+			 * n | STOP is another thief's mark: it sees its mark
+			 * gone after its fence and marks again.
+			 */
+			intptr_t mark = n | PCPU__CACHE_STOP;
+
+			__atomic_compare_exchange_n(&s->n, &mark, n, 0,
+						    __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED);
 			return -1;
 		}
 		m = __atomic_load_n(&s->n, __ATOMIC_ACQUIRE);
