@@ -22,7 +22,13 @@
  *    tail warns;
  *  - exit: a target that exits while tailed ends the tail (exit 2, "has
  *    exited") after its records, within the watchdog; SIGTERM ends a tail
- *    with exit 0.
+ *    with exit 0;
+ *  - exit behind a pending reservation: a target that reserves a record,
+ *    writes PENDING_N more and exits at once leaves the reader stopped
+ *    at the reservation for PCPU_RING_STUCK_NS; the tail still prints the
+ *    PENDING_N committed records and counts 1 abandoned before it ends
+ *    (it ended at the exit with 0 records when it took "none now" for
+ *    "nothing left").
  *
  * pcpu-stat is looked for at B/tools/pcpu-stat; without it, skip.
  */
@@ -41,6 +47,7 @@
 #define PER_CPU_A	40	/* text records per CPU before the tail */
 #define PER_CPU_B	60	/* ... and while it sleeps */
 #define BIG		1000	/* payload of the "bad" ring's records */
+#define PENDING_N	100	/* records behind a pending reservation */
 
 static char cli[4096];
 static char out[OUT_MAX];	/* stdout of the last run */
@@ -258,7 +265,8 @@ static void *own_reader(void *arg)
 /*
  * Commands:  a/b  write the sequence's first/second part;  B  the bad
  * ring;  m  put another memfd at the ring's fd number;  c/C  start/stop
- * reading its own ring;  x  exit now;  q  quit.
+ * reading its own ring;  p  on CPU 0, reserve a record (never committed),
+ * write PENDING_N records after it, exit at once;  x  exit now;  q  quit.
  */
 static void target_main(int as_root, int cmd, int ackfd)
 {
@@ -311,6 +319,18 @@ static void target_main(int as_root, int cmd, int ackfd)
 			stop_reader = 1;
 			pthread_join(th, NULL);
 			break;
+		case 'p': {
+			char q[16];
+
+			t_pin(0);
+			if (!pcpu_ring_reserve(trace, 16))
+				_exit(14);
+			for (int i = 0; i < PENDING_N; i++)
+				if (pcpu_ring_write(trace, q, (size_t)snprintf(
+						q, sizeof(q), "p%d", i)))
+					_exit(14);
+			_exit(0);	/* the reservation stays pending */
+		}
 		case 'x':
 			_exit(0);
 		default:
@@ -667,6 +687,50 @@ static void check_exit(void)
 	target_stop(&tg);
 }
 
+/* The target exits right after a pending reservation and PENDING_N
+ * records behind it: the tail must wait the reservation out and print
+ * them, then end with "has exited". */
+static void check_exit_pending(void)
+{
+	struct target tg;
+	struct run r;
+	unsigned int got = 0;
+	const char *sum;
+	double t0;
+	int rc;
+
+	if (target_start(&tg, 0))
+		return;
+	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
+			NULL }))
+		return;
+	usleep(300000);
+	t0 = t_now();
+	if (write(tg.cmd, "p", 1) != 1)
+		kill(tg.pid, SIGKILL);
+	waitpid(tg.pid, NULL, 0);
+	rc = finish_cli(&r);
+	for (int i = 0; i < PENDING_N; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), " \"p%d\"\n", i);
+		got += has(out, want);
+	}
+	sum = strstr(err, "records from");
+	sum = sum ? sum : err;
+	printf("exit behind a pending reservation: expected exit 2, %d "
+	       "records, 1 abandoned; observed exit %d, %u records, ended "
+	       "%.2f s after the exit (\"%.*s\")\n", PENDING_N, rc, got,
+	       t_now() - t0, (int)strcspn(sum, "\n"), sum);
+	CHECK(rc == 2 && has(err, "has exited"), "target gone: exit %d: %s",
+	      rc, err);
+	CHECK(got == PENDING_N, "%u of the %d records behind the pending "
+	      "reservation: %s", got, PENDING_N, out);
+	CHECK(has(err, "1 damaged or abandoned skipped"), "summary: %s", err);
+	close(tg.cmd);
+	close(tg.ack);
+}
+
 static void check_not_the_ring(void)
 {
 	struct target tg;
@@ -701,5 +765,6 @@ int main(void)
 	target_stop(&tg);
 	check_not_the_ring();
 	check_exit();
+	check_exit_pending();
 	return t_done();
 }

@@ -944,6 +944,12 @@ static void print_json(const struct target *t, const struct snap *s)
 					 * 4 KiB cost a busy writer 40 ns per
 					 * record, see the man page */
 #define TAIL_PROBE_NS	100000000	/* watch the tails before reading */
+/* After the process exits: read on while something is left unread, for
+ * up to the reader's wait at a pending reservation (and some) after the
+ * last progress, and TAIL_DRAIN_MAX_S in all: a dead writer's ring can
+ * hold a chain of pending reservations, each waited out in turn. */
+#define TAIL_DRAIN_S	(PCPU_RING_STUCK_NS / 1e9 + 0.5)
+#define TAIL_DRAIN_MAX_S 10.0
 
 static volatile sig_atomic_t stop_sig;
 
@@ -1086,6 +1092,25 @@ static uint32_t watch_look(struct watch *w, int *back)
 		w->tails[c] = v;
 	}
 	return moved;
+}
+
+/*
+ * Has our reader read all there is: every buffer's published tail at its
+ * wpos?  (The reader publishes whenever it has read everything; one
+ * stopped at a pending reservation has not.)  Words of a process that
+ * may be hostile: only ever a reason to end sooner or later, within the
+ * caller's bound.  Without the mapping: not known, so no.
+ */
+static int watch_drained(const struct watch *w)
+{
+	if (!w->map)
+		return 0;
+	for (uint32_t c = 0; c < w->nbufs; c++)
+		if (__atomic_load_n(&w->ctl[c].tail, __ATOMIC_RELAXED) <
+		    (__atomic_load_n(&w->ctl[c].wpos, __ATOMIC_RELAXED) &
+		     ~(uint64_t)7))
+			return 0;
+	return 1;
 }
 
 static void watch_close(struct watch *w)
@@ -1288,7 +1313,7 @@ static int tail_ring(struct target *t)
 	const struct item *it = NULL;
 	struct sigaction sa;
 	int pidfd, fd = -1, ret, back, exited = 0;
-	double last = now();
+	double last = now(), exit_at = 0, drain_end = 0;
 	size_t wake_bytes = TAIL_WAKE_BYTES;
 
 	memset(&s, 0, sizeof(s));
@@ -1387,6 +1412,8 @@ static int tail_ring(struct target *t)
 			break;
 		if (n > 0) {
 			last = now();
+			if (exited)	/* the bound restarts at progress */
+				drain_end = last + TAIL_DRAIN_S;
 			continue;
 		}
 		/* Nothing now.  A process that exited writes no more: what
@@ -1397,13 +1424,31 @@ static int tail_ring(struct target *t)
 		 * nothing to read at all. */
 		if (exited && pcpu_ring_wait(&tl.rd, 0, 0) == 1)
 			continue;
+		/* But "none now" is also what the reader says while it
+		 * waits out PCPU_RING_STUCK_NS at a reservation the process
+		 * left pending, with committed records behind it: until
+		 * everything is read, wait for that to run out (the wait
+		 * ends when it does), at most TAIL_DRAIN_S after the last
+		 * progress and TAIL_DRAIN_MAX_S after the exit. */
+		if (exited && !watch_drained(&w) && now() < drain_end &&
+		    now() < exit_at + TAIL_DRAIN_MAX_S) {
+			if (pcpu_ring_wait(&tl.rd, 0, TAIL_SLICE_NS) < 0 &&
+			    errno != EINTR) {
+				ret = fail(EX_ERROR, "pcpu_ring_wait: %s",
+					   strerror(errno));
+				break;
+			}
+			continue;
+		}
 		if (exited) {
 			ret = fail(EX_NOTFOUND, "process %d (%s) has exited",
 				   (int)t->pid, t->comm);
 			break;
 		}
 		if (gone(pidfd)) {
-			exited = 1;	/* one more look, then end */
+			exited = 1;	/* read what is left, then end */
+			exit_at = now();
+			drain_end = exit_at + TAIL_DRAIN_S;
 			continue;
 		}
 		if (opt.timeout > 0 && now() - last >= opt.timeout)
