@@ -8,7 +8,10 @@
  * and 4 of each copy (the allocator never hands out the first bytes of
  * the stride), taken with Drepper's three-state futex mutex: one for the
  * sections that may run in signal handlers, one for the nosig sections
- * (pcpu_cs_begin_nosig()).  It runs every
+ * (pcpu_cs_begin_nosig()).  The two do not exclude each other (one word
+ * for both would have a handler's section wait for the lock its own
+ * interrupted thread holds), so cs.h asks that data be worked on by
+ * sections of one kind only.  It runs every
  * sequence of the atomic backend (cs_locked) and, in rseq mode, the
  * fallback of a thread that cannot complete a restartable sequence, on
  * the spare copy only (no restartable sequence ever writes it, so the

@@ -42,22 +42,32 @@
  *	                     or moved to another copy; try-stores may have
  *	                     happened; call pcpu_cs_next() and try again
  *
- * Backends.  rseq (the rseq and gs backends): each sequence is one
- * restartable sequence (arch/<arch>/cs.h) that compares the thread's
- * cpu_id (or mm_cid) with cs->cpu after arming and commits with its last
- * instruction; no lock prefix, no system call.  Locked (the atomic
- * backend, or no rseq here): each sequence runs under the lock word of its
- * copy (one futex-backed lock per copy index), and its final store is a
- * compare-and-swap, so that it stays correct next to the lock-free this_cpu
- * ops of that backend; signals are blocked for the section's duration, so
- * that a handler never runs inside one (two system calls per section:
- * the locked implementation is correct first, fast second).
+ * Backends.  rseq (the rseq backend, and the gs backends where rseq can
+ * be registered): each sequence is one restartable sequence
+ * (arch/<arch>/cs.h) that compares the thread's cpu_id (or mm_cid) with
+ * cs->cpu after arming and commits with its last instruction; no lock
+ * prefix, no system call.  Locked (the atomic backend, and the gs
+ * backends without rseq): each sequence runs under a lock word of its
+ * copy (futex-backed locks per copy index), and its final store is a
+ * compare-and-swap, so that it stays correct next to the atomic backend's
+ * lock-free this_cpu ops.  Not next to the gs backends' this_cpu ops:
+ * those are plain read-modify-writes through %gs (incq, no lock prefix),
+ * and a lock holder that migrated commits with its compare-and-swap on
+ * its old CPU's copy while a this_cpu op there can overwrite it; on gs
+ * without rseq, keep words that sections write apart from words the
+ * this_cpu ops write.  Sections from pcpu_cs_begin() block signals for
+ * their duration, so that a handler never runs inside one (two system
+ * calls per section: the locked implementation is correct first, fast
+ * second); nosig sections (pcpu_cs_begin_nosig()) leave signals alone.
  *
  * Progress.  A thread that cannot complete a sequence (no rseq
  * registration possible, single-stepped by a debugger, instrumented)
  * moves, after PCPU_CS_MAX_ABORTS consecutive aborts, to the spare copy
- * (index pcpu_nr_copies() - 1), which no restartable sequence ever
- * writes: there it runs the locked implementation.
+ * (index pcpu_nr_copies() - 1), which no restartable sequence and no
+ * this_cpu op of the rseq and gs fast paths ever writes: there it runs
+ * the locked implementation (whose try-stores and copies are plain
+ * stores, under the lock; a remote writer such as the cache's thief
+ * writes it with plain stores too, after its mark and pcpu_cs_fence()).
  * Structures must therefore size their per-copy data for every copy
  * index, the spare included.
  *
@@ -216,7 +226,13 @@ PCPU__INLINE void pcpu_cs_begin(struct pcpu_cs *cs)
  * implementation differs: its sections then take a lock of their own
  * class and leave signals unblocked (measured here: a section of the
  * atomic backend, 550 ns with the two sigprocmask calls, 40 without).
- * Sequences of both kinds may work on the same data.
+ * The two classes do not exclude each other: data must be worked on by
+ * sections of one kind only (all begun with pcpu_cs_begin(), or all with
+ * pcpu_cs_begin_nosig()); mixed, a locked nosig section and a normal one
+ * on the same copy run at once and one's commit can be lost.  (One lock
+ * for both cannot work: a handler's section would wait for the lock its
+ * own interrupted thread holds.)  The library's own structures never
+ * mix them.
  */
 PCPU__INLINE void pcpu_cs_begin_nosig(struct pcpu_cs *cs)
 {
