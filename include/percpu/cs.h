@@ -129,7 +129,8 @@ struct pcpu_cs {
 	uint8_t mode;		/* PCPU__CS_* */
 	uint8_t shift;		/* log2(stride), for pcpu_cs_ptr() */
 	uint8_t flags;		/* PCPU__CS_ABORTED, PCPU__CS_NOSIG */
-	uint8_t tries;		/* consecutive aborts (<= PCPU_CS_MAX_ABORTS) */
+	uint8_t tries;		/* consecutive aborts, saturating at
+				 * PCPU_CS_MAX_ABORTS */
 };
 
 #define PCPU__CS_ABORTED	1	/* the last attempt aborted */
@@ -280,7 +281,11 @@ extern char pcpu__cs_tsan_keys[];
 		PCPU__HB_ACQUIRE(PCPU__CS_TSAN_KEY(cs));		\
 		r_ = rseq_call;						\
 		if (PCPU__UNLIKELY(r_ < 0)) {				\
-			(cs)->tries++;					\
+			/* Saturates: after a spare-copy FAIL the next	\
+			 * attempt is rseq again with tries kept, and a	\
+			 * wrap past 255 would need 128 more aborts. */	\
+			if ((cs)->tries < PCPU_CS_MAX_ABORTS)		\
+				(cs)->tries++;				\
 			(cs)->flags |= PCPU__CS_ABORTED;		\
 		} else {						\
 			PCPU__HB_RELEASE(PCPU__CS_TSAN_KEY(cs));	\
