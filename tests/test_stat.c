@@ -512,6 +512,13 @@ static void check_ring_json(const char *pid)
 			written += v;
 	CHECK(written == 10 * 32 && read == 0, "pid %s: ring: %lu bytes "
 	      "written, want 320: %s", pid, written, out);
+	/* Discard mode counts no records (only overwrite mode keeps a
+	 * count): `records` must say "not counted", not 0 after 10. */
+	for (const char *q = p; (q = strstr(q, "\"records\":")) && q < end;
+	     q++)
+		CHECK(!strncmp(q, "\"records\":null}", 15), "pid %s: a "
+		      "discard-mode buffer's records must be null: %.20s",
+		      pid, q);
 }
 
 static void check_json(pid_t pid, unsigned long hits_total, int child_only)

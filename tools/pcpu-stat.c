@@ -896,15 +896,24 @@ static void print_json(const struct target *t, const struct snap *s)
 			       ",\"dropped\":%" PRIu64 ",\"buffers\":[",
 			       v->flags & PCPU_RING_OVERWRITE ? "overwrite" :
 			       "discard", v->buf_size, it->total);
-			for (uint32_t c = 0; c < v->nbufs; c++)
+			/* written, read, unread: bytes of the buffer's
+			 * stream (positions), not records.  records: only
+			 * overwrite mode counts them (the writers' words);
+			 * in discard mode nobody does, so null, not 0. */
+			for (uint32_t c = 0; c < v->nbufs; c++) {
 				printf("%s{\"written\":%" PRIu64 ",\"read\":%"
 				       PRIu64 ",\"unread\":%" PRIu64
-				       ",\"dropped\":%" PRIu64 ",\"records\":%"
-				       PRIu64 "}", c ? "," : "",
+				       ",\"dropped\":%" PRIu64 ",\"records\":",
+				       c ? "," : "",
 				       v->ctl[c].wpos & ~(uint64_t)1,
 				       v->ctl[c].tail, ring_unread(v, c),
-				       v->ctl[c].discarded, v->ctl[c].written +
-				       v->ctl[c].written_remote);
+				       v->ctl[c].discarded);
+				if (v->flags & PCPU_RING_OVERWRITE)
+					printf("%" PRIu64 "}", v->ctl[c].written +
+					       v->ctl[c].written_remote);
+				else
+					printf("null}");
+			}
 			printf("]}");
 			continue;
 		}
