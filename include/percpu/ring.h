@@ -636,8 +636,9 @@ struct pcpu_ring_stats {
  * but still lets the writer punch holes, and a reader refaulting one
  * from an exhausted huge page pool dies of SIGBUS.
  * Returns 0, or -1 with errno EINVAL (rd NULL, fd not a regular file, or
- * sealed but not on shmem/tmpfs: a hugetlbfs memfd), EBADF (fd not open), EPERM (the size is not sealed, or the file
- * cannot be sealed: not a memfd), EBADMSG (not a ring, or inconsistent
+ * sealed but not on shmem/tmpfs: a hugetlbfs memfd), EBADF (fd not open),
+ * EPERM (the size is not sealed, or the file cannot be sealed: not a
+ * memfd), EBADMSG (not a ring, or inconsistent
  * geometry), ENOMEM, or an mmap() error (EACCES: fd not open for reading
  * and writing).  MT-safe (on distinct readers); not async-signal-safe.
  * Fork: the child inherits the mapping and the reader; only one of the
