@@ -53,9 +53,15 @@
  * that finds the cookie already there is suspect, and the slow path
  * confirms by looking for the pointer among the free objects.  All of it
  * touches only the object's own line, which the caller just used.  Every
- * such pointer is refused with EINVAL and nothing changes, unless two
- * frees of the same pointer race each other (not detected, as with
- * free()).  At most PCPU_CACHE_MAX_OBJECTS objects; objects are at least 8
+ * such pointer is refused with EINVAL and nothing changes, except for
+ * double frees the search cannot see: two frees of the same pointer
+ * racing each other (as with free()); a second free of an object that is
+ * in transit at that instant, in the hands of a thread moving a batch
+ * between a slab and the depot (a refill, a flush, a steal or drain: its
+ * stack buffer is not searched); and a second free after the caller
+ * overwrote the freed object's first word (no cookie, so no search).  A
+ * missed double free is accepted, and the object can later be handed out
+ * twice.  At most PCPU_CACHE_MAX_OBJECTS objects; objects are at least 8
  * bytes and 8-byte aligned (the cookie's word).
  *
  * Memory order: an object moves between threads through this CPU's slab
