@@ -487,8 +487,8 @@ void *pcpu__cache_alloc_slow(struct pcpu_cache *c)
 					       &obj, n - 1) == PCPU_CS_OK)
 			break;
 	}
-	*(intptr_t *)obj = 0;
 	PCPU__HB_ACQUIRE((void *)obj);
+	*(intptr_t *)obj = 0;
 	return (void *)obj;
 }
 
@@ -538,8 +538,8 @@ void *pcpu__cache_refill(struct pcpu_cache *c)
 	obj = (void *)v[got - 1];
 	moving_add(d, -1);
 	slab_fill(c, v, got - 1);
-	*(intptr_t *)obj = 0;	/* ours: clear the free cookie */
 	PCPU__HB_ACQUIRE(obj);
+	*(intptr_t *)obj = 0;	/* ours: clear the free cookie */
 	return obj;
 }
 

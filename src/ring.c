@@ -406,7 +406,7 @@ static int prepare(struct pcpu_ring *r, struct pcpu_cs *cs, uint64_t raw,
 	 * path.  Another thread of this CPU that writes there next comes
 	 * after the scheduler's or the signal code's lock, which orders
 	 * the same way.  Whether or not the sequence committed: cheap. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	PCPU__FENCE_REL();	/* (a signal fence under TSan, see lock.h) */
 	return 1;
 }
 

@@ -241,9 +241,10 @@ PCPU__INLINE void *pcpu_cache_alloc(struct pcpu_cache *c)
 	if (PCPU__UNLIKELY(pcpu_cs_cmpeqv_load_storev(&cs, &s->n, n,
 			&s->obj[n - 1], &obj, n - 1) != PCPU_CS_OK))
 		return pcpu__cache_alloc_slow(c);
-	/* Ours now: clear the free cookie (see above). */
-	*(intptr_t *)obj = 0;
+	/* Ours now (acquire: the freeing thread's writes, before ours);
+	 * clear the free cookie (see above). */
 	PCPU__HB_ACQUIRE((void *)obj);
+	*(intptr_t *)obj = 0;
 	return (void *)obj;
 }
 

@@ -278,8 +278,14 @@ extern char pcpu__cs_tsan_keys[];
 									\
 		if (PCPU__UNLIKELY(PCPU__CS_IS_LOCKED((cs)->mode)))	\
 			return locked_call;				\
-		PCPU__HB_ACQUIRE(PCPU__CS_TSAN_KEY(cs));		\
+		/* Release before, acquire after: a thread preempted	\
+		 * between an annotation and its sequence must not	\
+		 * order itself wrongly against the one that ran on	\
+		 * the CPU meanwhile (acquire-before/release-after	\
+		 * gave false races under load). */			\
+		PCPU__HB_RELEASE(PCPU__CS_TSAN_KEY(cs));		\
 		r_ = rseq_call;						\
+		PCPU__HB_ACQUIRE(PCPU__CS_TSAN_KEY(cs));		\
 		if (PCPU__UNLIKELY(r_ < 0)) {				\
 			/* Saturates: after a spare-copy FAIL the next	\
 			 * attempt is rseq again with tries kept, and a	\
@@ -287,8 +293,6 @@ extern char pcpu__cs_tsan_keys[];
 			if ((cs)->tries < PCPU_CS_MAX_ABORTS)		\
 				(cs)->tries++;				\
 			(cs)->flags |= PCPU__CS_ABORTED;		\
-		} else {						\
-			PCPU__HB_RELEASE(PCPU__CS_TSAN_KEY(cs));	\
 		}							\
 		return r_;						\
 	} while (0)
