@@ -209,27 +209,9 @@ static long lost(void *x)
 
 /* ---- consumer and promises: runs of our own, rows in bench.h's form -- */
 
-/*
- * BENCH_ONLY (a comma-separated list of bench-name prefixes, as run.sh
- * sets it to measure one family at a time): the runs below are not
- * bench_run()'s, so they look at it themselves.
- */
-static int selected(const char *name)
-{
-	const char *s = getenv("BENCH_ONLY");
-
-	if (!s || !*s)
-		return 1;
-	while (*s) {
-		size_t n = strcspn(s, ",");
-
-		if (n && !strncmp(name, s, n))
-			return 1;
-		s += n;
-		s += *s == ',';
-	}
-	return 0;
-}
+/* The runs below are not bench_run()'s, so they look at BENCH_ONLY
+ * themselves (bench_selected(), bench.h). */
+#define selected(name)	bench_selected(name)
 
 static void pin_to(int cpu)
 {
