@@ -43,7 +43,7 @@ STLIB       := $(B)/libpercpu.a
 TEST_SRCS   := $(wildcard tests/test_*.c)
 TESTS       := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 STATIC_TESTS := $(TEST_SRCS:tests/%.c=$(B)/tests-static/%)
-TEST_LIB    := tests/harness.h
+TEST_LIB    := $(wildcard tests/*.h)
 
 EXAMPLES    := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TOOLS       := $(B)/tools/pcpu-stat

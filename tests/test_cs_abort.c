@@ -10,10 +10,8 @@
  * The child stops itself (SIGSTOP) right before the operations and again
  * right after; the parent single-steps it between the two stops.
  */
-#include "harness.h"
+#include "single_step.h"
 
-#include <sys/ptrace.h>
-#include <sys/wait.h>
 
 #define OPS	3
 
@@ -28,9 +26,8 @@ static int child(void)
 
 	if (!w || !c)
 		return 2;
-	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+	if (t_step_begin())
 		return 3;
-	raise(SIGSTOP);
 	for (int i = 0; i < OPS; i++) {
 		struct pcpu_cs cs;
 
@@ -40,7 +37,7 @@ static int child(void)
 				break;
 		this_cpu_inc(c);
 	}
-	raise(SIGSTOP);
+	t_step_end();
 	pcpu_for_each_cpu(k) {
 		sum += *pcpu_ptr(w, k);
 		csum += *pcpu_ptr(c, k);
@@ -60,38 +57,13 @@ static int child(void)
 
 int main(void)
 {
-	long steps = 0;
+	long steps;
 	int status;
-	pid_t pid;
 
 	t_init(NULL);
 	setenv("PCPU_ALLOW_FALLBACK", "1", 1);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0)
-		_exit(child());
-	/* First stop: before the operations. */
-	if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) {
-		printf("skip: the child did not stop (ptrace refused?)\n");
+	if (t_single_step(child, &status, &steps))
 		return T_SKIP;
-	}
-	for (;;) {
-		if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL))
-			break;
-		if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
-			break;
-		steps++;
-		/* Second stop: the operations are done. */
-		if (WSTOPSIG(status) == SIGSTOP)
-			break;
-		if (steps > 50000000) {
-			printf("no progress after %ld steps\n", steps);
-			kill(pid, SIGKILL);
-			break;
-		}
-	}
-	ptrace(PTRACE_CONT, pid, NULL, NULL);
-	waitpid(pid, &status, 0);
 	printf("%ld single steps through %d operations\n", steps, OPS);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "child status %#x", status);

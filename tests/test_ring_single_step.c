@@ -10,11 +10,9 @@
  * parent single-steps it, then reads them back: expected 4 records,
  * intact, each once, and on the rseq backend at least 4 fallbacks.
  */
-#include "harness.h"
+#include "single_step.h"
 
 #include <stdint.h>
-#include <sys/ptrace.h>
-#include <sys/wait.h>
 
 #define OPS	4
 
@@ -31,9 +29,8 @@ static int child(void)
 	if (!r || pcpu_ring_reader_open(&rd, pcpu_ring_mem(r),
 					pcpu_ring_mem_size(r)))
 		return 2;
-	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+	if (t_step_begin())
 		return 3;
-	raise(SIGSTOP);
 	for (uint64_t i = 0; i < OPS - 1; i++) {
 		v[0] = i;
 		v[1] = ~i;
@@ -47,7 +44,7 @@ static int child(void)
 	q[1] = ~(uint64_t)(OPS - 1);
 	if (pcpu_ring_commit(r, q))
 		return 7;
-	raise(SIGSTOP);
+	t_step_end();
 	while (pcpu_ring_read_next(&rd, &e, v, sizeof(v)) == 1) {
 		n++;
 		if (e.len != sizeof(v) || v[1] != ~v[0] || v[0] >= OPS ||
@@ -74,38 +71,13 @@ static int child(void)
 
 int main(void)
 {
-	long steps = 0;
+	long steps;
 	int status;
-	pid_t pid;
 
 	t_init(NULL);
 	setenv("PCPU_ALLOW_FALLBACK", "1", 1);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0)
-		_exit(child());
-	/* First stop: before the writes. */
-	if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) {
-		printf("skip: the child did not stop (ptrace refused?)\n");
+	if (t_single_step(child, &status, &steps))
 		return T_SKIP;
-	}
-	for (;;) {
-		if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL))
-			break;
-		if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
-			break;
-		steps++;
-		/* Second stop: the writes are done. */
-		if (WSTOPSIG(status) == SIGSTOP)
-			break;
-		if (steps > 50000000) {
-			printf("no progress after %ld steps\n", steps);
-			kill(pid, SIGKILL);
-			break;
-		}
-	}
-	ptrace(PTRACE_CONT, pid, NULL, NULL);
-	waitpid(pid, &status, 0);
 	printf("%ld single steps through %d ring writes\n", steps, OPS);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "child status %#x", status);
