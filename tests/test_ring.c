@@ -11,30 +11,17 @@
  * callback, its arguments checked), and a consumer in a child process
  * reading through the memfd.
  */
-#include "harness.h"
+#include "ring_util.h"
 
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-static void pin(unsigned int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static struct pcpu_ring *mk(size_t buf, size_t page, unsigned int flags,
 			    struct pcpu_ring_reader *rd)
 {
-	struct pcpu_ring_params p = { buf, page, flags };
-	struct pcpu_ring *r = pcpu_ring_create(&p);
+	struct pcpu_ring *r = t_ring_create(buf, page, flags);
 
-	CHECK(r != NULL, "create: %s", strerror(errno));
-	if (!r)
-		exit(t_done());
 	CHECK(pcpu_ring_reader_open(rd, pcpu_ring_mem(r),
 				    pcpu_ring_mem_size(r)) == 0,
 	      "reader_open: %s", strerror(errno));
@@ -197,7 +184,7 @@ static void merged(void)
 	int ret;
 
 	for (v = 0; v < 300; v++) {
-		pin((unsigned int)(v / 10) % t_ncpus());
+		t_pin((unsigned int)(v / 10) % t_ncpus());
 		pcpu_ring_write(r, &v, sizeof(v));
 	}
 	while ((ret = pcpu_ring_read_next(&rd, &e, &v, sizeof(v))) == 1) {
@@ -212,7 +199,7 @@ static void merged(void)
 	       (unsigned long long)n, t_ncpus());
 	pcpu_ring_reader_close(&rd);
 	pcpu_ring_destroy(r);
-	pin(0);
+	t_pin(0);
 }
 
 static struct {
@@ -244,10 +231,10 @@ static void batch(void)
 	int n, n1, n2, rest;
 
 	for (v = 0; v < 900; v++) {
-		pin((unsigned int)(v / 30) % t_ncpus());
+		t_pin((unsigned int)(v / 30) % t_ncpus());
 		CHECK(pcpu_ring_write(r, &v, sizeof(v)) == 0, "write");
 	}
-	pin(0);
+	t_pin(0);
 	memset(&bt, 0, sizeof(bt));
 	n1 = pcpu_ring_read_batch(&rd, batch_cb, &bt, 100);
 	bt.stop_at = 250;
@@ -333,7 +320,7 @@ int main(void)
 	CHECK(!pcpu_ring_create(&bad) && errno == EINVAL, "page > buf");
 	bad = (struct pcpu_ring_params){ 4096, 32, 0 };
 	CHECK(!pcpu_ring_create(&bad) && errno == EINVAL, "page < 64");
-	pin(0);
+	t_pin(0);
 	roundtrip();
 	uncommitted();
 	discard();

@@ -39,7 +39,7 @@
  * every record once and in order per buffer, the accounting), not the
  * timing of the buffer's refusals.
  */
-#include "harness.h"
+#include "ring_util.h"
 
 #include <stdint.h>
 
@@ -50,26 +50,6 @@ static uint64_t *dead_rec;
 static uint64_t dead_hdr;	/* its header right after the reserve */
 static long dead_refused;	/* overwrite: its own writes refused */
 static void (*dead_then)(void);	/* what the reserver writes after it */
-
-static unsigned int pin(unsigned int cpu)
-{
-	unsigned int i;
-
-	t_pin(cpu);
-	i = pcpu_index();
-	return i < pcpu_nr_copies() ? i : pcpu_nr_copies() - 1;
-}
-
-static struct pcpu_ring *mk(size_t buf, size_t page, unsigned int flags)
-{
-	struct pcpu_ring_params p = { buf, page, flags };
-	struct pcpu_ring *r = pcpu_ring_create(&p);
-
-	CHECK(r != NULL, "create: %s", strerror(errno));
-	if (!r)
-		exit(t_done());
-	return r;
-}
 
 /* The buffer (copy index) that holds address p, from the shared layout. */
 static unsigned int buf_of(const void *p)
@@ -85,7 +65,7 @@ static unsigned int buf_of(const void *p)
 static void *reserver(void *arg)
 {
 	(void)arg;
-	pin(0);
+	t_pin_buf(0);
 	dead_rec = pcpu_ring_reserve(ring, 16);
 	if (!dead_rec)
 		return NULL;
@@ -121,7 +101,7 @@ static void overwrite(void)
 	uint64_t v, hdr, last = 0, got = 0, gaps = 0;
 	long refused = 0;
 
-	ring = mk(1 << 13, 1024, PCPU_RING_OVERWRITE);
+	ring = t_ring_create(1 << 13, 1024, PCPU_RING_OVERWRITE);
 	/* The reservation and the writes after it by one thread, which
 	 * then dies without committing: one buffer by CPU or by mm_cid. */
 	dead_then = overwrite_writes;
@@ -294,7 +274,7 @@ static void discard(void)
 	double full, again;
 	int state, moved;
 
-	ring = mk(1 << 16, 4096, 0);
+	ring = t_ring_create(1 << 16, 4096, 0);
 	cons.next = calloc(pcpu_nr_copies(), sizeof(*cons.next));
 	CHECK(cons.next != NULL, "calloc");
 	if (!cons.next)

@@ -16,34 +16,11 @@
  * payload stores would have landed in that record); now its page is
  * stepped over, header and payload stay, and its late commit succeeds.
  */
-#include "harness.h"
+#include "ring_util.h"
 
 #include <stdint.h>
 
 static long races = 2000;	/* t_scale()d in main */
-
-static unsigned int pin(unsigned int cpu)
-{
-	cpu_set_t set;
-	unsigned int i;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	i = pcpu_index();
-	return i < pcpu_nr_copies() ? i : pcpu_nr_copies() - 1;
-}
-
-static struct pcpu_ring *mk(size_t buf, size_t page, unsigned int flags)
-{
-	struct pcpu_ring_params p = { buf, page, flags };
-	struct pcpu_ring *r = pcpu_ring_create(&p);
-
-	CHECK(r != NULL, "create: %s", strerror(errno));
-	if (!r)
-		exit(t_done());
-	return r;
-}
 
 static int refused(struct pcpu_ring *r, void *p, const char *what)
 {
@@ -104,7 +81,7 @@ static void overwrite_after(struct pcpu_ring *r)
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_stats st;
 	struct pcpu_ring_entry e;
-	unsigned int buf = pin(0);
+	unsigned int buf = t_pin_buf(0);
 	long dropped = 0, got = 0, gaps = 0;
 	uint64_t v, last = 0, c0;
 
@@ -168,7 +145,7 @@ static void *racer(void *arg)
 	int round = 0;
 	uint64_t v;
 
-	pin((unsigned int)id);
+	t_pin_buf((unsigned int)id);
 	for (long k = 0; k < races; k++) {
 		if (id == 0)
 			race.rec = pcpu_ring_reserve(race.r, 8);
@@ -194,7 +171,7 @@ static void double_commit_race(unsigned int flags, const char *mode)
 {
 	pthread_t th[2];
 
-	race.r = mk(1 << 16, 1024, flags);
+	race.r = t_ring_create(1 << 16, 1024, flags);
 	race.arrived = 0;
 	race.both = race.none = 0;
 	CHECK(pcpu_ring_reader_open(&race.rd, pcpu_ring_mem(race.r),
@@ -220,11 +197,11 @@ static void double_commit_race(unsigned int flags, const char *mode)
  */
 static void kept(unsigned int flags, const char *mode)
 {
-	struct pcpu_ring *r = mk(1 << 14, 4096, PCPU_RING_NO_CLOCK | flags);
+	struct pcpu_ring *r = t_ring_create(1 << 14, 4096, PCPU_RING_NO_CLOCK | flags);
 	struct pcpu_ring_shared *sh = pcpu_ring_mem(r);
 	struct pcpu_ring_ctl *ctl = (struct pcpu_ring_ctl *)
 				    ((char *)sh + sh->ctl_off);
-	unsigned int buf = pin(0);
+	unsigned int buf = t_pin_buf(0);
 	uint64_t v = 0, *a, word;
 	char big[24] = { 0 };
 	long ok = 0, dropped = 0, want;
@@ -267,12 +244,12 @@ int main(void)
 	struct pcpu_ring *r, *other;
 
 	t_init(NULL);
-	pin(0);
-	r = mk(1 << 14, 1024, 0);
-	other = mk(1 << 14, 1024, 0);
+	t_pin_buf(0);
+	r = t_ring_create(1 << 14, 1024, 0);
+	other = t_ring_create(1 << 14, 1024, 0);
 	bogus(r, other, "discard");
 	pcpu_ring_destroy(r);
-	r = mk(4096, 256, PCPU_RING_OVERWRITE);
+	r = t_ring_create(4096, 256, PCPU_RING_OVERWRITE);
 	bogus(r, other, "overwrite");
 	overwrite_after(r);
 	pcpu_ring_destroy(r);

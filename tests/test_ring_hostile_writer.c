@@ -28,36 +28,13 @@
  *  - equal timestamps: buffers whose records carry the same stamp
  *    (PCPU_RING_NO_CLOCK) are read in turn, not one until it is empty.
  */
-#include "harness.h"
+#include "ring_util.h"
 
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
 #define CAP	10000		/* lap moves of the hostile handler */
-
-static unsigned int pin(unsigned int cpu)
-{
-	cpu_set_t set;
-	unsigned int i;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	i = pcpu_index();
-	return i < pcpu_nr_copies() ? i : pcpu_nr_copies() - 1;
-}
-
-static struct pcpu_ring *mk(size_t buf, size_t page, unsigned int flags)
-{
-	struct pcpu_ring_params p = { buf, page, flags };
-	struct pcpu_ring *r = pcpu_ring_create(&p);
-
-	CHECK(r != NULL, "create: %s", strerror(errno));
-	if (!r)
-		exit(t_done());
-	return r;
-}
 
 static struct pcpu_ring_shared *shared(void *mem)
 {
@@ -176,7 +153,7 @@ static void mh_fault(int sig, siginfo_t *si, void *uc)
 
 static void moving_lap(void)
 {
-	struct pcpu_ring *r = mk(MH_BUF, MH_PAGE, PCPU_RING_OVERWRITE);
+	struct pcpu_ring *r = t_ring_create(MH_BUF, MH_PAGE, PCPU_RING_OVERWRITE);
 	static char out[MH_LEN];
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_entry e;
@@ -220,7 +197,7 @@ static void moving_lap(void)
 
 static void padding(void)
 {
-	struct pcpu_ring *r = mk(1 << 16, 64, 0);
+	struct pcpu_ring *r = t_ring_create(1 << 16, 64, 0);
 	void *m = pcpu_ring_mem(r);
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_entry e;
@@ -252,11 +229,11 @@ static void padding(void)
 
 static void bad_tail(const char *what, uint64_t tail, long want_first_page)
 {
-	struct pcpu_ring *r = mk(1 << 14, 1024, 0);
+	struct pcpu_ring *r = t_ring_create(1 << 14, 1024, 0);
 	void *m = pcpu_ring_mem(r);
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_stats st;
-	unsigned int c = pin(0);
+	unsigned int c = t_pin_buf(0);
 	uint64_t first = 0, t;
 	long n, later;
 
@@ -289,11 +266,11 @@ static void bad_tail(const char *what, uint64_t tail, long want_first_page)
  * the reader keeps the last good one. */
 static void bad_wpos(void)
 {
-	struct pcpu_ring *r = mk(1 << 14, 1024, 0);
+	struct pcpu_ring *r = t_ring_create(1 << 14, 1024, 0);
 	void *m = pcpu_ring_mem(r);
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_entry e;
-	unsigned int c = pin(0);
+	unsigned int c = t_pin_buf(0);
 	uint64_t good, v;
 	long first = 0, rest, after, later;
 
@@ -321,11 +298,11 @@ static void bad_wpos(void)
 
 static void scribbles(void)
 {
-	struct pcpu_ring *r = mk(1 << 14, 1024, PCPU_RING_OVERWRITE);
+	struct pcpu_ring *r = t_ring_create(1 << 14, 1024, PCPU_RING_OVERWRITE);
 	void *m = pcpu_ring_mem(r);
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_stats st;
-	unsigned int c = pin(0);
+	unsigned int c = t_pin_buf(0);
 	struct pcpu_ring_ctl *k = ctl_of(m, c);
 	long n;
 
@@ -352,17 +329,17 @@ static void scribbles(void)
 
 static void ties(void)
 {
-	struct pcpu_ring *r = mk(1 << 14, 1024, PCPU_RING_NO_CLOCK);
+	struct pcpu_ring *r = t_ring_create(1 << 14, 1024, PCPU_RING_NO_CLOCK);
 	struct pcpu_ring_reader rd;
 	struct pcpu_ring_entry e;
 	unsigned int a, b, prev = ~0u, turns = 0, n = 0;
 	uint64_t v;
 
-	a = pin(0);
+	a = t_pin_buf(0);
 	write_n(r, 0, 10);
-	b = pin(1);
+	b = t_pin_buf(1);
 	write_n(r, 0, 10);
-	pin(0);
+	t_pin_buf(0);
 	if (a == b) {
 		printf("ties: CPUs 0 and 1 share copy %u, skipped\n", a);
 		pcpu_ring_destroy(r);
@@ -385,7 +362,7 @@ static void ties(void)
 int main(void)
 {
 	t_init(NULL);
-	pin(0);
+	t_pin_buf(0);
 	moving_lap();
 	padding();
 	bad_tail("odd tail", 3, 1);

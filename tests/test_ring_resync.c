@@ -34,7 +34,7 @@
  * A's buffer (newer values, after the damaged page): then they count as
  * A's, and the other buffer is not tested.
  */
-#include "harness.h"
+#include "ring_util.h"
 
 #include <stdint.h>
 
@@ -53,18 +53,6 @@ struct ring {
 	uint64_t next;		/* next value expected from buf */
 	long got, other, errors;
 };
-
-static unsigned int pin(unsigned int cpu)
-{
-	cpu_set_t set;
-	unsigned int i;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	i = pcpu_index();
-	return i < pcpu_nr_copies() ? i : pcpu_nr_copies() - 1;
-}
 
 static void ring_init(struct ring *t, const char *name)
 {
@@ -95,7 +83,7 @@ static unsigned int buf_of(const struct ring *t, const void *p)
 static unsigned int fill(struct ring *t, unsigned int cpu, uint64_t base,
 			 int uncommitted)
 {
-	unsigned int buf = pin(cpu);
+	unsigned int buf = t_pin_buf(cpu);
 
 	for (int k = 0; k < NREC; k++) {
 		uint64_t v = base + (uint64_t)k;
@@ -172,7 +160,7 @@ static void writers_go_on(struct ring *t, unsigned int cpu)
 	long before = t->got, before_other = t->other, moved;
 	struct pcpu_ring_stats st;
 
-	pin(cpu);
+	t_pin_buf(cpu);
 	t->next = base;
 	for (v = base; v < base + MORE; v++) {
 		if (pcpu_ring_write(t->r, &v, sizeof(v)))
