@@ -27,7 +27,7 @@
  * pcpu-stat is looked for next to the test's build directory
  * (B/tools/pcpu-stat); the parts that run it are skipped without it.
  */
-#include "harness.h"
+#include "target.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -120,15 +120,7 @@ static int run_cli(int uid, ...)
 
 static void find_cli(void)
 {
-	ssize_t n = readlink("/proc/self/exe", cli, sizeof(cli) - 32);
-	char *slash;
-
-	cli[n > 0 ? n : 0] = 0;
-	/* B/tests/test_stat -> B/tools/pcpu-stat */
-	for (int i = 0; i < 2 && (slash = strrchr(cli, '/')); i++)
-		*slash = 0;
-	strcat(cli, "/tools/pcpu-stat");
-	if (access(cli, X_OK)) {
+	if (t_tool_path(cli, sizeof(cli), "pcpu-stat")) {
 		printf("pcpu-stat not found at %s: its parts are skipped\n", cli);
 		cli[0] = 0;
 	}
@@ -137,11 +129,6 @@ static void find_cli(void)
 /* ---- the target ---- */
 
 enum { T_ROOT, T_DUMPABLE, T_NOT_DUMPABLE };
-
-struct target {
-	pid_t pid;
-	int cmd, ack;		/* pipes to and from it */
-};
 
 /* The table's entries follow its header. */
 #define ENTRIES(t)	((struct pcpu_stat_entry *)((t) + 1))
@@ -172,12 +159,6 @@ static struct pcpu_stat_table *own_table(size_t *len)
 		}
 	fclose(f);
 	return t;
-}
-
-static void ack(int fd, char c)
-{
-	if (write(fd, &c, 1) != 1)
-		_exit(3);
 }
 
 /* Corruption case k of the table t (or the counter); returns 0 if k is
@@ -288,7 +269,7 @@ static void target_main(int mode, int cmd, int ackfd)
 		_exit(6);
 	memcpy(saved, t, len);
 	saved_drops = drops;
-	ack(ackfd, 'R');
+	t_ack(ackfd, 'R');
 	while (read(cmd, &c, 1) == 1) {
 		int arg;
 
@@ -296,18 +277,18 @@ static void target_main(int mode, int cmd, int ackfd)
 		case 'c':
 			if (read(cmd, &arg, sizeof(arg)) != sizeof(arg))
 				_exit(7);
-			ack(ackfd, corrupt(t, arg) ? 'C' : 'E');
+			t_ack(ackfd, corrupt(t, arg) ? 'C' : 'E');
 			break;
 		case 'z':
 			if (read(cmd, &arg, sizeof(arg)) != sizeof(arg))
 				_exit(7);
 			fuzz(t, (unsigned int)arg);
-			ack(ackfd, 'Z');
+			t_ack(ackfd, 'Z');
 			break;
 		case 'r':
 			memcpy(t, saved, len);
 			drops = saved_drops;
-			ack(ackfd, 'R');
+			t_ack(ackfd, 'R');
 			break;
 		case 'f': {
 			int ready[2];
@@ -321,7 +302,7 @@ static void target_main(int mode, int cmd, int ackfd)
 				*pcpu_ptr(hits, 0) += 1000;
 				if (pcpu_stat_ulong("child-only", hits))
 					_exit(8);
-				ack(ready[1], 'G');
+				t_ack(ready[1], 'G');
 				for (;;)
 					pause();
 			}
@@ -336,7 +317,7 @@ static void target_main(int mode, int cmd, int ackfd)
 		case 'k':
 			kill(grandchild, SIGKILL);
 			waitpid(grandchild, NULL, 0);
-			ack(ackfd, 'K');
+			t_ack(ackfd, 'K');
 			break;
 		default:
 			_exit(0);
@@ -345,34 +326,7 @@ static void target_main(int mode, int cmd, int ackfd)
 	_exit(0);
 }
 
-static int target_start(struct target *tg, int mode)
-{
-	int cmd[2], ackp[2];
-	char c = 0;
-
-	if (pipe(cmd) || pipe(ackp))
-		return -1;
-	tg->pid = fork();
-	if (tg->pid == 0) {
-		close(cmd[1]);
-		close(ackp[0]);
-		target_main(mode, cmd[0], ackp[1]);
-	}
-	close(cmd[0]);
-	close(ackp[1]);
-	tg->cmd = cmd[1];
-	tg->ack = ackp[0];
-	if (read(tg->ack, &c, 1) != 1 || c != 'R') {
-		int status;
-
-		waitpid(tg->pid, &status, 0);
-		fprintf(stderr, "target did not start (status %#x)\n", status);
-		return -1;
-	}
-	return 0;
-}
-
-static char target_cmd(struct target *tg, char c, int arg)
+static char target_cmd(struct t_target *tg, char c, int arg)
 {
 	char a = 0;
 
@@ -384,16 +338,6 @@ static char target_cmd(struct target *tg, char c, int arg)
 	if (read(tg->ack, &a, 1) != 1)
 		return 0;
 	return a;
-}
-
-static void target_stop(struct target *tg)
-{
-	int status;
-
-	target_cmd(tg, 'q', 0);
-	close(tg->cmd);
-	close(tg->ack);
-	waitpid(tg->pid, &status, 0);
 }
 
 /* ---- the checks ---- */
@@ -539,7 +483,7 @@ static void check_json(pid_t pid, unsigned long hits_total, int child_only)
 	check_ring_json(arg);
 }
 
-static void check_cli(struct target *tg)
+static void check_cli(struct t_target *tg)
 {
 	char pid[16], unknown[16];
 	int rc, n;
@@ -639,7 +583,7 @@ static void check_cli(struct target *tg)
 	CHECK(rc == 0 && has(PCPU_VERSION_STRING), "--version: %s", out);
 }
 
-static void check_fork(struct target *tg)
+static void check_fork(struct t_target *tg)
 {
 	pid_t g = 0;
 
@@ -657,39 +601,39 @@ static void check_fork(struct target *tg)
 
 static void check_refusal(void)
 {
-	struct target tg;
+	struct t_target tg;
 	char pid[16];
 	int rc;
 
 	if (getuid() == 0) {
-		if (target_start(&tg, T_ROOT))
+		if (t_target_start(&tg, target_main, T_ROOT))
 			return;
 		snprintf(pid, sizeof(pid), "%d", (int)tg.pid);
 		rc = run_cli(NOBODY, pid, NULL);
 		CHECK(rc == 3 && has("may not read") && has("ptrace"),
 		      "nobody on a root process: exit %d: %s", rc, out);
 		printf("refused (nobody -> root): %s", out);
-		target_stop(&tg);
+		t_target_stop(&tg);
 
-		if (target_start(&tg, T_DUMPABLE))
+		if (t_target_start(&tg, target_main, T_DUMPABLE))
 			return;
 		snprintf(pid, sizeof(pid), "%d", (int)tg.pid);
 		rc = run_cli(NOBODY, "--json", pid, NULL);
 		CHECK(rc == 0 && has("\"total\":1234"), "nobody on its own "
 		      "dumpable process: exit %d: %s", rc, out);
-		target_stop(&tg);
+		t_target_stop(&tg);
 	}
-	if (target_start(&tg, T_NOT_DUMPABLE))
+	if (t_target_start(&tg, target_main, T_NOT_DUMPABLE))
 		return;
 	snprintf(pid, sizeof(pid), "%d", (int)tg.pid);
 	rc = run_cli(getuid() == 0 ? NOBODY : -1, pid, NULL);
 	CHECK(rc == 3 && has("may not read") && has("DUMPABLE"),
 	      "a non-dumpable process: exit %d: %s", rc, out);
 	printf("refused (non-dumpable): exit %d\n", rc);
-	target_stop(&tg);
+	t_target_stop(&tg);
 }
 
-static void check_corruption(struct target *tg)
+static void check_corruption(struct t_target *tg)
 {
 	char pid[16];
 	int rc, cases = 0, exits[5] = { 0 };
@@ -732,7 +676,7 @@ static void check_corruption(struct target *tg)
 
 int main(void)
 {
-	struct target tg;
+	struct t_target tg;
 	unsigned int c;
 
 	t_init(NULL);
@@ -775,12 +719,12 @@ int main(void)
 	      strstr(pcpu_last_error(), "NULL"), "NULL ring: %s",
 	      pcpu_last_error());
 
-	if (target_start(&tg, T_ROOT))
+	if (t_target_start(&tg, target_main, T_ROOT))
 		return 1;
 	check_cli(&tg);
 	check_fork(&tg);
 	check_corruption(&tg);
-	target_stop(&tg);
+	t_target_stop(&tg);
 	check_refusal();
 	return t_done();
 }

@@ -32,7 +32,7 @@
  *
  * pcpu-stat is looked for at B/tools/pcpu-stat; without it, skip.
  */
-#include "harness.h"
+#include "target.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -168,14 +168,7 @@ static int run_cli(int uid, const char **args)
 
 static void find_cli(void)
 {
-	ssize_t n = readlink("/proc/self/exe", cli, sizeof(cli) - 32);
-	char *slash;
-
-	cli[n > 0 ? n : 0] = 0;
-	for (int i = 0; i < 2 && (slash = strrchr(cli, '/')); i++)
-		*slash = 0;
-	strcat(cli, "/tools/pcpu-stat");
-	if (access(cli, X_OK)) {
+	if (t_tool_path(cli, sizeof(cli), "pcpu-stat")) {
 		printf("skip: pcpu-stat not found at %s\n", cli);
 		exit(T_SKIP);
 	}
@@ -183,20 +176,8 @@ static void find_cli(void)
 
 /* ---- the target ---- */
 
-struct target {
-	pid_t pid;
-	int cmd, ack;
-	char pid_s[16];
-};
-
 static struct pcpu_ring *trace, *bad;
 static volatile int stop_reader;
-
-static void ack(int fd, char c)
-{
-	if (write(fd, &c, 1) != 1)
-		_exit(3);
-}
 
 /* Text records "w<cpu> <i>" for i in [from, to) from each CPU, pinned;
  * with from 0, the binary and the escaped record too. */
@@ -289,7 +270,7 @@ static void target_main(int as_root, int cmd, int ackfd)
 	if (!trace || !bad || pcpu_stat_ring("trace", trace) ||
 	    pcpu_stat_ring("bad", bad))
 		_exit(5);
-	ack(ackfd, 'R');
+	t_ack(ackfd, 'R');
 	while (read(cmd, &c, 1) == 1) {
 		switch (c) {
 		case 'a':
@@ -336,54 +317,17 @@ static void target_main(int as_root, int cmd, int ackfd)
 		default:
 			_exit(0);
 		}
-		ack(ackfd, c);
+		t_ack(ackfd, c);
 	}
 	_exit(0);
 }
 
-static int target_start(struct target *tg, int as_root)
-{
-	int cmd[2], ackp[2];
-	char c = 0;
-
-	if (pipe(cmd) || pipe(ackp))
-		return -1;
-	tg->pid = fork();
-	if (tg->pid == 0) {
-		close(cmd[1]);
-		close(ackp[0]);
-		target_main(as_root, cmd[0], ackp[1]);
-	}
-	close(cmd[0]);
-	close(ackp[1]);
-	tg->cmd = cmd[1];
-	tg->ack = ackp[0];
-	snprintf(tg->pid_s, sizeof(tg->pid_s), "%d", (int)tg->pid);
-	if (read(tg->ack, &c, 1) != 1 || c != 'R') {
-		int status = 0;
-
-		waitpid(tg->pid, &status, 0);
-		fprintf(stderr, "target did not start (status %#x)\n", status);
-		return -1;
-	}
-	return 0;
-}
-
-static int target_cmd(struct target *tg, char c)
+static int target_cmd(struct t_target *tg, char c)
 {
 	char a = 0;
 
 	return write(tg->cmd, &c, 1) == 1 && read(tg->ack, &a, 1) == 1 &&
 	       a == c;
-}
-
-static void target_stop(struct target *tg)
-{
-	if (write(tg->cmd, "q", 1) != 1)
-		kill(tg->pid, SIGKILL);
-	close(tg->cmd);
-	close(tg->ack);
-	waitpid(tg->pid, NULL, 0);
 }
 
 /* ---- the checks ---- */
@@ -519,7 +463,7 @@ bad:
 
 /* The whole sequence through one tail: part a before it attaches, part b
  * while it sleeps. */
-static void tail_sequence(struct target *tg, int hex)
+static void tail_sequence(struct t_target *tg, int hex)
 {
 	char n[16];
 	struct run r;
@@ -541,7 +485,7 @@ static void tail_sequence(struct target *tg, int hex)
 	check_sequence(hex);
 }
 
-static void check_consumed(struct target *tg)
+static void check_consumed(struct t_target *tg)
 {
 	int rc = run_cli(-1, (const char *[]){ "--tail", "trace", "-t", "0.3",
 			 tg->pid_s, NULL });
@@ -567,7 +511,7 @@ static void check_consumed(struct target *tg)
 	}
 }
 
-static void check_bad(struct target *tg)
+static void check_bad(struct t_target *tg)
 {
 	int rc;
 
@@ -597,7 +541,7 @@ static void check_bad(struct target *tg)
 	       "page intact\n");
 }
 
-static void check_foreign(struct target *tg)
+static void check_foreign(struct t_target *tg)
 {
 	int rc;
 
@@ -618,9 +562,9 @@ static void check_foreign(struct target *tg)
 	}
 }
 
-static void check_refusals(struct target *tg)
+static void check_refusals(struct t_target *tg)
 {
-	struct target root;
+	struct t_target root;
 	int rc;
 
 	rc = run_cli(-1, (const char *[]){ "--tail", "nope", tg->pid_s, NULL });
@@ -633,13 +577,13 @@ static void check_refusals(struct target *tg)
 	rc = run_cli(-1, (const char *[]){ "--hex", tg->pid_s, NULL });
 	CHECK(rc == 1, "--hex without --tail: exit %d", rc);
 
-	if (getuid() == 0 && !target_start(&root, 1)) {
+	if (getuid() == 0 && !t_target_start(&root, target_main, 1)) {
 		rc = run_cli(NOBODY, (const char *[]){ "--tail", "trace",
 			     "-t", "0.2", root.pid_s, NULL });
 		CHECK(rc == 3 && has(err, "may not read") && has(err, "ptrace"),
 		      "nobody on a root target: exit %d: %s", rc, err);
 		printf("refused (nobody -> root): %s", err);
-		target_stop(&root);
+		t_target_stop(&root);
 	} else {
 		printf("refusal as nobody: not root, not tried\n");
 	}
@@ -647,12 +591,12 @@ static void check_refusals(struct target *tg)
 
 static void check_exit(void)
 {
-	struct target tg;
+	struct t_target tg;
 	struct run r;
 	double t0;
 	int rc;
 
-	if (target_start(&tg, 0))
+	if (t_target_start(&tg, target_main, 0))
 		return;
 	CHECK(target_cmd(&tg, 'a'), "target: write");
 	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
@@ -674,7 +618,7 @@ static void check_exit(void)
 	close(tg.ack);
 
 	/* SIGTERM: a clean end, exit 0. */
-	if (target_start(&tg, 0))
+	if (t_target_start(&tg, target_main, 0))
 		return;
 	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
 			NULL }))
@@ -684,7 +628,7 @@ static void check_exit(void)
 	rc = finish_cli(&r);
 	CHECK(rc == 0 && has(err, "(interrupted)"), "SIGTERM: exit %d: %s", rc,
 	      err);
-	target_stop(&tg);
+	t_target_stop(&tg);
 }
 
 /* The target exits right after a pending reservation and PENDING_N
@@ -692,14 +636,14 @@ static void check_exit(void)
  * them, then end with "has exited". */
 static void check_exit_pending(void)
 {
-	struct target tg;
+	struct t_target tg;
 	struct run r;
 	unsigned int got = 0;
 	const char *sum;
 	double t0;
 	int rc;
 
-	if (target_start(&tg, 0))
+	if (t_target_start(&tg, target_main, 0))
 		return;
 	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
 			NULL }))
@@ -733,10 +677,10 @@ static void check_exit_pending(void)
 
 static void check_not_the_ring(void)
 {
-	struct target tg;
+	struct t_target tg;
 	int rc;
 
-	if (target_start(&tg, 0))
+	if (t_target_start(&tg, target_main, 0))
 		return;
 	CHECK(target_cmd(&tg, 'm'), "target: replace the fd");
 	rc = run_cli(-1, (const char *[]){ "--tail", "trace", "-t", "0.2",
@@ -744,17 +688,17 @@ static void check_not_the_ring(void)
 	CHECK(rc == 4 && has(err, "is not the ring's memfd"), "another file "
 	      "at the ring's fd: exit %d: %s", rc, err);
 	printf("refused (fd reused): %s", err);
-	target_stop(&tg);
+	t_target_stop(&tg);
 }
 
 int main(void)
 {
-	struct target tg;
+	struct t_target tg;
 
 	t_init(NULL);
 	find_cli();
 	ncpus = t_ncpus();
-	if (target_start(&tg, 0))
+	if (t_target_start(&tg, target_main, 0))
 		return 1;
 	tail_sequence(&tg, 0);
 	check_consumed(&tg);
@@ -762,7 +706,7 @@ int main(void)
 	check_bad(&tg);
 	check_foreign(&tg);
 	check_refusals(&tg);
-	target_stop(&tg);
+	t_target_stop(&tg);
 	check_not_the_ring();
 	check_exit();
 	check_exit_pending();
