@@ -113,6 +113,29 @@ static inline long t_scale(long base)
 	return (long)(base * f) > 0 ? (long)(base * f) : 1;
 }
 
+/* May this process run on cpu (its affinity mask, cpusets included)? */
+static inline int t_cpu_allowed(unsigned int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	return cpu < CPU_SETSIZE && !sched_getaffinity(0, sizeof(set), &set) &&
+	       CPU_ISSET(cpu, &set);
+}
+
+/*
+ * May it run on each of CPUs 0 .. t_ncpus() - 1?  Tests that pin a
+ * writer to CPU c and then look for its records in buffer c skip where
+ * a cpuset says no (t_pin() cannot move them there).
+ */
+static inline int t_cpus_allowed_all(void)
+{
+	for (unsigned int c = 0; c < t_ncpus(); c++)
+		if (!t_cpu_allowed(c))
+			return 0;
+	return 1;
+}
+
 /* Pin the calling thread to cpu; t_unpin() allows every online CPU. */
 static inline void t_pin(unsigned int cpu)
 {

@@ -20,6 +20,10 @@ int main(void)
 		printf("skip: needs two CPUs\n");
 		return T_SKIP;
 	}
+	if (!t_cpu_allowed(1)) {
+		printf("skip: CPU 1 is not in this process's CPU mask\n");
+		return T_SKIP;
+	}
 	if (getenv("PCPU_BACKEND") && !strncmp(getenv("PCPU_BACKEND"), "gs", 2)) {
 		printf("skip: the gs backends take the CPU from the kernel, "
 		       "not from the mask\n");

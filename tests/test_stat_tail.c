@@ -66,6 +66,7 @@ static const char esc[] = "tab\there \"q\" \\ end\n\x01";	/* 21 bytes */
 struct run {
 	pid_t pid;
 	int out, err;
+	size_t err_n;		/* bytes of err read by until_tailing() */
 };
 
 static int start_cli(struct run *r, int uid, const char **args)
@@ -99,6 +100,36 @@ static int start_cli(struct run *r, int uid, const char **args)
 	close(e[1]);
 	r->out = o[0];
 	r->err = e[0];
+	r->err_n = 0;
+	return 0;
+}
+
+/*
+ * Until the tail has attached: its stderr says "tailing ring", which it
+ * prints once its signal handlers are in place.  A fixed delay before
+ * acting on the tail was not enough on a loaded machine (a SIGTERM that
+ * came first killed it).  What it read stays in err for finish_cli().
+ * Returns 0, or -1 if the line did not come within WATCHDOG_S.
+ */
+static int until_tailing(struct run *r)
+{
+	double deadline = t_now() + WATCHDOG_S;
+	struct pollfd p = { r->err, POLLIN, 0 };
+
+	err[0] = 0;
+	while (!strstr(err, "pcpu-stat: tailing ring")) {
+		ssize_t got;
+
+		if (t_now() > deadline || r->err_n >= sizeof(err) - 1)
+			return -1;
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		got = read(r->err, err + r->err_n, sizeof(err) - 1 - r->err_n);
+		if (got <= 0)
+			return -1;	/* it ended: finish_cli() says how */
+		r->err_n += (size_t)got;
+		err[r->err_n] = 0;
+	}
 	return 0;
 }
 
@@ -106,13 +137,15 @@ static int start_cli(struct run *r, int uid, const char **args)
  * was killed or hung). */
 static int finish_cli(struct run *r)
 {
-	size_t n[2] = { 0, 0 }, cap[2] = { sizeof(out) - 1, sizeof(err) - 1 };
+	size_t n[2] = { 0, r->err_n }, cap[2] = { sizeof(out) - 1,
+						   sizeof(err) - 1 };
 	char *buf[2] = { out, err };
 	int open_fds = 2, status;
 	double deadline = t_now() + WATCHDOG_S;
 	struct pollfd p[2] = { { r->out, POLLIN, 0 }, { r->err, POLLIN, 0 } };
 
-	out[0] = err[0] = 0;
+	out[0] = 0;
+	err[r->err_n] = 0;
 	while (open_fds) {
 		if (t_now() > deadline) {
 			kill(r->pid, SIGKILL);
@@ -602,7 +635,7 @@ static void check_exit(void)
 	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
 			NULL }))
 		return;
-	usleep(300000);
+	CHECK(until_tailing(&r) == 0, "the tail did not start: %s", err);
 	t0 = t_now();
 	if (write(tg.cmd, "x", 1) != 1)
 		kill(tg.pid, SIGKILL);
@@ -623,7 +656,7 @@ static void check_exit(void)
 	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
 			NULL }))
 		return;
-	usleep(300000);
+	CHECK(until_tailing(&r) == 0, "the tail did not start: %s", err);
 	kill(r.pid, SIGTERM);
 	rc = finish_cli(&r);
 	CHECK(rc == 0 && has(err, "(interrupted)"), "SIGTERM: exit %d: %s", rc,
@@ -648,7 +681,7 @@ static void check_exit_pending(void)
 	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
 			NULL }))
 		return;
-	usleep(300000);
+	CHECK(until_tailing(&r) == 0, "the tail did not start: %s", err);
 	t0 = t_now();
 	if (write(tg.cmd, "p", 1) != 1)
 		kill(tg.pid, SIGKILL);
@@ -698,6 +731,12 @@ int main(void)
 	t_init(NULL);
 	find_cli();
 	ncpus = t_ncpus();
+	if (!t_cpus_allowed_all()) {
+		printf("skip: the checks pin a writer to each CPU 0..%u, and "
+		       "this process's CPU mask (a cpuset) does not allow "
+		       "them all\n", ncpus - 1);
+		return T_SKIP;
+	}
 	if (t_target_start(&tg, target_main, 0))
 		return 1;
 	tail_sequence(&tg, 0);
