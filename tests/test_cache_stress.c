@@ -15,7 +15,7 @@
 
 #define SLOTS	64
 #define STASH	8
-#define MAXOBJ	8192
+#define CAP	4	/* per-CPU slab bound */
 
 struct obj {
 	uint64_t owner;		/* thread id + 1 while owned, 0 when free */
@@ -26,7 +26,12 @@ struct obj {
 
 static struct pcpu_cache *cache;
 static void *slots[SLOTS];
-static uint64_t owned[MAXOBJ / 64];
+/* Objects the cache may hold: what the threads can hold at once (each
+ * its stash and one in hand), the exchange, a slab's worth per copy, and
+ * as much again, so that ENOMEM means a lost object, not a big machine
+ * (8192 fixed ran out from about 113 CPUs). */
+static size_t maxobj;
+static uint64_t *owned;		/* maxobj bits */
 static long per_thread;
 static long allocs, frees, twice, stolen, fails;
 static pid_t *tids;
@@ -122,7 +127,16 @@ int main(void)
 	if (n < 16)
 		n = 16;
 	t_init(NULL);
-	cache = pcpu_cache_create(sizeof(struct obj), 64, MAXOBJ, 4);
+	maxobj = 2 * ((size_t)n * (STASH + 1) + SLOTS +
+		      (size_t)CAP * pcpu_nr_copies());
+	maxobj = (maxobj + 63) / 64 * 64;
+	if (maxobj < 8192)
+		maxobj = 8192;
+	owned = calloc(maxobj / 64, sizeof(*owned));
+	CHECK(owned != NULL, "bitmap");
+	if (!owned)
+		return t_done();
+	cache = pcpu_cache_create(sizeof(struct obj), 64, maxobj, CAP);
 	CHECK(cache != NULL, "create: %s", strerror(errno));
 	if (!cache)
 		return t_done();
@@ -133,7 +147,7 @@ int main(void)
 	for (int i = 0; i < SLOTS; i++)
 		if (slots[i])
 			give_back(slots[i]);
-	for (int i = 0; i < MAXOBJ / 64; i++)
+	for (size_t i = 0; i < maxobj / 64; i++)
 		left += __builtin_popcountll(owned[i]);
 	pcpu_cache_stats(cache, &st);
 	printf("%d threads x %ld allocs in %.2f s, %ld re-pins, %llu refills, "
@@ -154,9 +168,10 @@ int main(void)
 	CHECK(left == 0, "%ld objects still marked owned", left);
 	CHECK(st.allocated == 0 &&
 	      st.created == st.in_depot + st.in_cpu, "census off");
-	CHECK(st.created <= MAXOBJ, "created %llu",
-	      (unsigned long long)st.created);
+	CHECK(st.created <= maxobj, "created %llu of at most %zu",
+	      (unsigned long long)st.created, maxobj);
 	pcpu_cache_destroy(cache);
 	free(tids);
+	free(owned);
 	return t_done();
 }
