@@ -359,9 +359,21 @@ static void test_memcpy2(int release)
 #undef M2
 }
 
+/* The checks read this thread's copy after each attempt, and the next
+ * attempt must find the same one: stay on the CPU we are on (one the
+ * mask allows, whatever a cpuset says). */
+static void stay_here(void)
+{
+	int c = sched_getcpu();
+
+	if (c >= 0)
+		t_pin((unsigned int)c);
+}
+
 int main(void)
 {
 	t_init(NULL);
+	stay_here();
 	blk = pcpu_alloc(W * sizeof(intptr_t), 64);
 	CHECK(blk != NULL, "alloc");
 	if (!blk)
@@ -374,7 +386,8 @@ int main(void)
 	test_memcpy(0);
 	test_memcpy(1);
 	test_adds();
-	test_wrong_cpu();
+	test_wrong_cpu();	/* pins and unpins by itself */
+	stay_here();
 	test_trystore_memcpy(0);
 	test_trystore_memcpy(1);
 	test_memcpy2(0);
