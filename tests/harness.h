@@ -113,18 +113,28 @@ static inline long t_scale(long base)
 	return (long)(base * f) > 0 ? (long)(base * f) : 1;
 }
 
-/* May this process run on cpu (its affinity mask, cpusets included)? */
+/*
+ * Can the caller be pinned to cpu?  Tried, then the old mask put back:
+ * a narrower mask from taskset can be widened again (t_pin() works
+ * there), a cpuset cannot (sched_setaffinity() refuses a mask with none
+ * of its CPUs).
+ */
 static inline int t_cpu_allowed(unsigned int cpu)
 {
-	cpu_set_t set;
+	cpu_set_t old, one;
+	int ok;
 
-	CPU_ZERO(&set);
-	return cpu < CPU_SETSIZE && !sched_getaffinity(0, sizeof(set), &set) &&
-	       CPU_ISSET(cpu, &set);
+	if (cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(old), &old))
+		return 0;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	ok = !sched_setaffinity(0, sizeof(one), &one);
+	sched_setaffinity(0, sizeof(old), &old);
+	return ok;
 }
 
 /*
- * May it run on each of CPUs 0 .. t_ncpus() - 1?  Tests that pin a
+ * Can it be pinned to each of CPUs 0 .. t_ncpus() - 1?  Tests that pin a
  * writer to CPU c and then look for its records in buffer c skip where
  * a cpuset says no (t_pin() cannot move them there).
  */

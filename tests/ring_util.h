@@ -9,9 +9,10 @@
 #include "harness.h"
 
 /*
- * Pin the caller to cpu; returns the buffer (copy index) its writes now
- * go to.  Clamped to the last copy: an index from outside the possible
- * CPUs shares that one (region.h).
+ * Pin the caller to cpu; returns the buffer (copy index, ops.h's
+ * pcpu_index()) its writes now go to.  The min() is a guard for the
+ * tests' array indexing only: the library already maps a CPU outside
+ * the possible mask to its spare copy (src/region.c).
  */
 static inline unsigned int t_pin_buf(unsigned int cpu)
 {

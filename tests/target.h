@@ -59,11 +59,15 @@ static inline int t_target_start(struct t_target *tg,
 	if (tg->pid < 0 || read(tg->ack, &c, 1) != 1 || c != 'R') {
 		int status = 0;
 
-		if (tg->pid > 0)
-			waitpid(tg->pid, &status, 0);
-		fprintf(stderr, "target did not start (status %#x)\n", status);
+		/* Close first: a live target blocked reading its command
+		 * pipe then sees EOF (and is killed in case it does not). */
 		close(tg->cmd);
 		close(tg->ack);
+		if (tg->pid > 0) {
+			kill(tg->pid, SIGKILL);
+			waitpid(tg->pid, &status, 0);
+		}
+		fprintf(stderr, "target did not start (status %#x)\n", status);
 		return -1;
 	}
 	return 0;

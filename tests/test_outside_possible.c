@@ -21,7 +21,7 @@ int main(void)
 		return T_SKIP;
 	}
 	if (!t_cpu_allowed(1)) {
-		printf("skip: CPU 1 is not in this process's CPU mask\n");
+		printf("skip: this process cannot run on CPU 1 (a cpuset)\n");
 		return T_SKIP;
 	}
 	if (getenv("PCPU_BACKEND") && !strncmp(getenv("PCPU_BACKEND"), "gs", 2)) {

@@ -173,7 +173,10 @@ static void same_process(void)
 	       sl.slept * 1e3, sl.ret, sl.got, wakes() - w0);
 	CHECK(sl.ret == 1 && sl.got == 1, "sleeper: %d, %ld records", sl.ret,
 	      sl.got);
-	CHECK(!fenced || wakes() - w0 == 1, "%u wake-ups", wakes() - w0);
+	/* Polling (no barrier), the sleeper may see the record before the
+	 * writer sees it waiting: then no wake-up.  Never more than one. */
+	CHECK(fenced ? wakes() - w0 == 1 : wakes() - w0 <= 1, "%u wake-ups",
+	      wakes() - w0);
 }
 
 static void other_process(void)
@@ -225,6 +228,7 @@ static void min_bytes(void)
 	pthread_t th;
 	uint32_t w0;
 	uint64_t v = 1;
+	long later;
 
 	w0 = wakes();
 	sl.min_bytes = ring->page_size;
@@ -233,14 +237,18 @@ static void min_bytes(void)
 	for (int i = 0; i < 10; i++)
 		pcpu_ring_write(ring, &v, sizeof(v));
 	pthread_join(th, NULL);
+	later = drain();	/* polling: what came after its return */
 	printf("min_bytes %zu: 10 records of 24 bytes: woken %u times "
 	       "(expected 0), returned %d after %.0f ms (timeout 300), read "
-	       "%ld\n", sl.min_bytes, wakes() - w0, sl.ret, sl.slept * 1e3,
-	       sl.got);
-	/* Without the writers' barrier a sleeper polls (ring.h), and a poll
-	 * returns at the first record: min_bytes spares only wake-ups. */
-	CHECK(sl.ret == 1 && sl.got == 10 &&
-	      (!fenced || (wakes() == w0 && sl.slept >= 0.3)),
+	       "%ld (+%ld after)\n", sl.min_bytes, wakes() - w0, sl.ret,
+	       sl.slept * 1e3, sl.got, later);
+	/* The writers never wake for less than min_bytes, barrier or not
+	 * (they compare before they wake).  Without the barrier a sleeper
+	 * polls (ring.h) and a poll returns at the first record, so it may
+	 * return before the timeout, having read part of the 10. */
+	CHECK(sl.ret == 1 && wakes() == w0 &&
+	      (fenced ? sl.got == 10 && !later && sl.slept >= 0.3 :
+			sl.got + later == 10),
 	      "min_bytes: a small write woke the sleeper");
 
 	w0 = wakes();
@@ -252,7 +260,8 @@ static void min_bytes(void)
 	printf("min_bytes %zu: two pages of records: woken %u time(s) "
 	       "(expected 1) after %.0f ms, returned %d\n", sl.min_bytes,
 	       wakes() - w0, sl.slept * 1e3, sl.ret);
-	CHECK((!fenced || wakes() - w0 == 1) && sl.ret == 1 && sl.slept < 4.0,
+	CHECK((fenced ? wakes() - w0 == 1 : wakes() - w0 <= 1) &&
+	      sl.ret == 1 && sl.slept < 4.0,
 	      "min_bytes: a page did not wake the sleeper");
 	drain();	/* what came after the sleeper's read */
 }
@@ -278,7 +287,8 @@ static void commit_wakes(void)
 	printf("a commit: woke the sleeper %u time(s) (expected 1) after %.0f "
 	       "ms, returned %d, read %ld\n", wakes() - w0, sl.slept * 1e3,
 	       sl.ret, sl.got);
-	CHECK((!fenced || wakes() - w0 == 1) && sl.ret == 1 && sl.got == 1,
+	CHECK((fenced ? wakes() - w0 == 1 : wakes() - w0 <= 1) &&
+	      sl.ret == 1 && sl.got == 1,
 	      "the commit did not wake the sleeper");
 }
 
@@ -339,7 +349,7 @@ int main(void)
 				    pcpu_ring_mem_size(ring)) == 0, "open");
 	fenced = (int)ring->wake->fenced;
 	printf("writers' membarrier registration: %s\n", fenced ? "yes" :
-	       "refused (consumers poll asleep: wake-up counts not checked)");
+	       "refused (consumers poll asleep: at most one wake-up each)");
 	no_waiter();
 	timeouts();
 	same_process();

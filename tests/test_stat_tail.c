@@ -733,8 +733,8 @@ int main(void)
 	ncpus = t_ncpus();
 	if (!t_cpus_allowed_all()) {
 		printf("skip: the checks pin a writer to each CPU 0..%u, and "
-		       "this process's CPU mask (a cpuset) does not allow "
-		       "them all\n", ncpus - 1);
+		       "this process cannot run on them all (a cpuset)\n",
+		       ncpus - 1);
 		return T_SKIP;
 	}
 	if (t_target_start(&tg, target_main, 0))
