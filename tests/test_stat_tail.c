@@ -622,6 +622,28 @@ static void check_refusals(struct t_target *tg)
 	}
 }
 
+/* Start `pcpu-stat --tail trace <target>` and return once it has
+ * attached (until_tailing()); -1 if it could not be started. */
+static int start_tail(struct run *r, struct t_target *tg)
+{
+	if (start_cli(r, -1, (const char *[]){ "--tail", "trace", tg->pid_s,
+			NULL }))
+		return -1;
+	CHECK(until_tailing(r) == 0, "the tail did not start: %s", err);
+	return 0;
+}
+
+/* Send the target c, after which it exits (killed if it cannot hear),
+ * and reap it. */
+static void target_exits(struct t_target *tg, char c)
+{
+	if (write(tg->cmd, &c, 1) != 1)
+		kill(tg->pid, SIGKILL);
+	waitpid(tg->pid, NULL, 0);
+	close(tg->cmd);
+	close(tg->ack);
+}
+
 static void check_exit(void)
 {
 	struct t_target tg;
@@ -632,14 +654,10 @@ static void check_exit(void)
 	if (t_target_start(&tg, target_main, 0))
 		return;
 	CHECK(target_cmd(&tg, 'a'), "target: write");
-	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
-			NULL }))
+	if (start_tail(&r, &tg))
 		return;
-	CHECK(until_tailing(&r) == 0, "the tail did not start: %s", err);
 	t0 = t_now();
-	if (write(tg.cmd, "x", 1) != 1)
-		kill(tg.pid, SIGKILL);
-	waitpid(tg.pid, NULL, 0);
+	target_exits(&tg, 'x');
 	rc = finish_cli(&r);
 	CHECK(rc == 2 && has(err, "has exited"), "target gone: exit %d: %s",
 	      rc, err);
@@ -647,16 +665,12 @@ static void check_exit(void)
 	      ncpus * (PER_CPU_A + 2), "records before the exit: %s", out);
 	printf("exit while tailed: ended %.2f s after it, exit %d, %u records\n",
 	       t_now() - t0, rc, ncpus * (PER_CPU_A + 2));
-	close(tg.cmd);
-	close(tg.ack);
 
 	/* SIGTERM: a clean end, exit 0. */
 	if (t_target_start(&tg, target_main, 0))
 		return;
-	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
-			NULL }))
+	if (start_tail(&r, &tg))
 		return;
-	CHECK(until_tailing(&r) == 0, "the tail did not start: %s", err);
 	kill(r.pid, SIGTERM);
 	rc = finish_cli(&r);
 	CHECK(rc == 0 && has(err, "(interrupted)"), "SIGTERM: exit %d: %s", rc,
@@ -678,14 +692,10 @@ static void check_exit_pending(void)
 
 	if (t_target_start(&tg, target_main, 0))
 		return;
-	if (start_cli(&r, -1, (const char *[]){ "--tail", "trace", tg.pid_s,
-			NULL }))
+	if (start_tail(&r, &tg))
 		return;
-	CHECK(until_tailing(&r) == 0, "the tail did not start: %s", err);
 	t0 = t_now();
-	if (write(tg.cmd, "p", 1) != 1)
-		kill(tg.pid, SIGKILL);
-	waitpid(tg.pid, NULL, 0);
+	target_exits(&tg, 'p');
 	rc = finish_cli(&r);
 	for (int i = 0; i < PENDING_N; i++) {
 		char want[32];
@@ -704,8 +714,6 @@ static void check_exit_pending(void)
 	CHECK(got == PENDING_N, "%u of the %d records behind the pending "
 	      "reservation: %s", got, PENDING_N, out);
 	CHECK(has(err, "1 damaged or abandoned skipped"), "summary: %s", err);
-	close(tg.cmd);
-	close(tg.ack);
 }
 
 static void check_not_the_ring(void)
